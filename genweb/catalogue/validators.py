@@ -1,0 +1,337 @@
+"""Value grammars of the manual, as pure checkers.
+
+Each checker takes the operator's text (already stripped, never empty) and returns the
+normalised value to store, or raises :class:`Invalid` with a message for the operator.
+Nothing here imports Flask: the pages, the API and the commit plan all call the same code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+
+Checker = Callable[[str], str]
+
+
+class Invalid(ValueError):
+    """A value the operator must correct; the message is shown beside the field."""
+
+
+# -- atoms -----------------------------------------------------------------------------------
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DOTTED_NUMERIC = re.compile(r"^[0-9.]+$")
+
+
+def is_ipv4(text: str) -> bool:
+    """True for a dotted-quad IPv4 address (no leading zeros, no shorthand)."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_hostname(text: str) -> bool:
+    """True for an RFC 1123 host name (a dotted number must be a valid IPv4 instead)."""
+    if not text or len(text) > 253 or _DOTTED_NUMERIC.match(text):
+        return False
+    name = text[:-1] if text.endswith(".") else text
+    return all(_LABEL.match(label) for label in name.split("."))
+
+
+def is_host(text: str) -> bool:
+    return is_ipv4(text) or is_hostname(text)
+
+
+def parse_port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise Invalid(f"'{text}' is not a port number (1-65535)")
+    return int(text)
+
+
+def parse_mask(text: str) -> int:
+    """A subnet mask in CIDR (24) or contiguous dot-decimal (255.255.255.0) form -> prefix length."""
+    if text.isdigit():
+        if not 0 <= int(text) <= 32:
+            raise Invalid(f"'{text}' is not a CIDR prefix length (0-32)")
+        return int(text)
+    if is_ipv4(text):
+        bits = int(ipaddress.IPv4Address(text))
+        inverted = ~bits & 0xFFFFFFFF
+        if inverted & (inverted + 1) == 0:  # ones then zeros: a contiguous mask
+            return 32 - inverted.bit_length()
+        raise Invalid(f"'{text}' is not a contiguous subnet mask")
+    raise Invalid(f"'{text}' is not a subnet mask (CIDR such as 24 or dot-decimal such as 255.255.255.0)")
+
+
+def split_entries(text: str) -> list[str]:
+    """List values: several entries per line, separated by commas and/or white space."""
+    return [item for item in re.split(r"[\s,]+", text) if item]
+
+
+def split_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# -- single values ---------------------------------------------------------------------------
+
+
+def ipv4(value: str) -> str:
+    if not is_ipv4(value):
+        raise Invalid(f"'{value}' is not an IPv4 address (such as 192.168.1.10)")
+    return value
+
+
+def host(value: str) -> str:
+    if not is_host(value):
+        raise Invalid(f"'{value}' is not an IPv4 address or a host name")
+    return value
+
+
+def subnet_mask(value: str) -> str:
+    parse_mask(value)
+    return value
+
+
+def port(value: str) -> str:
+    return str(parse_port(value))
+
+
+def integer(low: int, high: int | None = None, *, also: tuple[int, ...] = ()) -> Checker:
+    """A whole number in [low, high], or one of the values in ``also``."""
+
+    def check(value: str) -> str:
+        if not re.fullmatch(r"[0-9]+", value):
+            raise Invalid(f"'{value}' is not a whole number")
+        number = int(value)
+        if number in also or (number >= low and (high is None or number <= high)):
+            return str(number)
+        allowed = f"{low}-{high}" if high is not None else f"{low} or more"
+        if also:
+            allowed = " or ".join([*map(str, also), allowed])
+        raise Invalid(f"{number} is out of range (allowed: {allowed})")
+
+    return check
+
+
+def pattern(regex: str, what: str, max_length: int = 255) -> Checker:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise Invalid(f"too long (at most {max_length} characters)")
+        if not compiled.fullmatch(value):
+            raise Invalid(f"'{value}' is not valid: {what}")
+        return value
+
+    return check
+
+
+def header_text(value: str) -> str:
+    """A SIP header value: printable ASCII, no quotes or backslashes (it lands in kamailio.cfg)."""
+    if len(value) > 128:
+        raise Invalid("too long (at most 128 characters)")
+    if not re.fullmatch(r"[\x20-\x7e]+", value) or '"' in value or "\\" in value:
+        raise Invalid("use printable characters only, without quotes or backslashes")
+    return value
+
+
+def hex32(value: str) -> str:
+    if not re.fullmatch(r"[0-9A-Fa-f]{32}", value):
+        raise Invalid("must be 32 hexadecimal digits (an MD5 hash)")
+    return value.lower()
+
+
+_PVT_DIR = "/etc/ssl/genproxy_pvt"
+
+
+def pvt_file(value: str) -> str:
+    """A key or certificate file confined to /etc/ssl/genproxy_pvt; stored as the bare name."""
+    name = value
+    if value.startswith("/"):
+        head, _, name = value.rpartition("/")
+        if head.rstrip("/") != _PVT_DIR:
+            raise Invalid(f"the file must be in '{_PVT_DIR}'")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", name) or name in {".", ".."}:
+        raise Invalid(
+            f"'{value}' is not a file name in '{_PVT_DIR}' (letters, numbers, '.', '-', '_')"
+        )
+    return name
+
+
+def abs_path(value: str) -> str:
+    """An absolute file or directory path on the nodes, without '..' or unusual characters."""
+    if not value.startswith("/"):
+        raise Invalid("must be an absolute path (starting with '/')")
+    if not re.fullmatch(r"[A-Za-z0-9._/+@-]{1,255}", value) or "/../" in value + "/":
+        raise Invalid("path may contain only letters, numbers, '.', '_', '-', '+', '@' and '/'")
+    return value
+
+
+def cipher_list(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9:+!@=_.,-]{1,1024}", value):
+        raise Invalid("must be an OpenSSL cipher list such as 'HIGH:!aNULL:!MD5'")
+    return value
+
+
+# -- the manual's list grammars --------------------------------------------------------------
+
+
+def address_entry(entry: str) -> str:
+    """``<IP Address>[:<port>][/<subnet>]`` (7.1.11-7.1.13)."""
+    match = re.fullmatch(r"([^:/]+)(?::([^/]*))?(?:/(.*))?", entry)
+    if not match or not is_ipv4(match.group(1)):
+        raise Invalid(f"'{entry}' is not <IP Address>[:<port>][/<subnet>]")
+    address, port_text, mask = match.groups()
+    if port_text is not None:
+        parse_port(port_text)
+    if mask is not None:
+        prefix = parse_mask(mask)
+        network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
+        if network.network_address != ipaddress.IPv4Address(address):
+            raise Invalid(f"'{entry}': {address} is not the start of a /{prefix} subnet")
+    return entry
+
+
+def _entry_list(value: str, check: Checker) -> str:
+    """Check every entry; keep the operator's lines, with single spaces between entries."""
+    lines = []
+    for line in value.splitlines():
+        entries = [check(item) for item in split_entries(line)]
+        if entries:
+            lines.append(" ".join(entries))
+    return "\n".join(lines)
+
+
+def address_list(value: str) -> str:
+    return _entry_list(value, address_entry)
+
+
+def host_port(entry: str) -> str:
+    """``<address>[:<port>]`` or ``<host>[:<port>]``."""
+    name, sep, port_text = entry.partition(":")
+    if not is_host(name):
+        raise Invalid(f"'{entry}' is not <address>[:<port>] or <host>[:<port>]")
+    if sep:
+        parse_port(port_text)
+    return entry
+
+
+def host_port_list(value: str) -> str:
+    return _entry_list(value, host_port)
+
+
+def alias_list(value: str) -> str:
+    """One ``<hostname>[:<port>]`` per line (3.11)."""
+    lines = split_lines(value)
+    for line in lines:
+        if re.search(r"[\s,]", line):
+            raise Invalid(f"'{line}': enter each hostname on a separate line")
+        name, sep, port_text = line.partition(":")
+        if not is_host(name):
+            raise Invalid(f"'{line}' is not <hostname>[:<port>]")
+        if sep:
+            parse_port(port_text)
+    return "\n".join(lines)
+
+
+def socket_entry(protocols: tuple[str, ...]) -> Checker:
+    """``[<proto>:]<ip>[:<port>]`` with proto one of ``protocols``."""
+
+    def check(entry: str) -> str:
+        parts = entry.split(":")
+        proto = parts.pop(0).lower() if parts and not is_ipv4(parts[0]) else None
+        if proto is not None and proto not in protocols:
+            raise Invalid(f"'{entry}': protocol must be one of {', '.join(protocols)}")
+        if not parts or len(parts) > 2 or not is_ipv4(parts[0]):
+            raise Invalid(f"'{entry}' is not [<proto>:]<ip>[:<port>]")
+        if len(parts) == 2:
+            parse_port(parts[1])
+        return entry if proto is None else f"{proto}:{':'.join(parts)}"
+
+    return check
+
+
+def socket_list(protocols: tuple[str, ...]) -> Checker:
+    one = socket_entry(protocols)
+
+    def check(value: str) -> str:
+        return _entry_list(value, one)
+
+    return check
+
+
+def notify_url(value: str) -> str:
+    """``[http[s]://]<server>[:<port>]`` (10.2.1); an optional path is allowed (docs/decisions.md)."""
+    match = re.fullmatch(r"(?:(https?)://)?([^/:?#]+)(?::([^/?#]*))?(/[^\s?#]*)?", value, re.I)
+    if not match or not is_host(match.group(2)):
+        raise Invalid(f"'{value}' is not [http[s]://]<server>[:<port>]")
+    if match.group(3) is not None:
+        parse_port(match.group(3))
+    if match.group(4) and not re.fullmatch(r"[A-Za-z0-9._~/%+-]*", match.group(4)):
+        raise Invalid(f"'{value}': the path has characters that are not allowed")
+    return value
+
+
+_PARAMS = r"(?:;[A-Za-z0-9_.!~*'+-]+(?:=[A-Za-z0-9_.!~*'+:-]+)?)*"
+_SIP_USER = r"[A-Za-z0-9_.!~*'()&=+$,?/%-]+"
+
+
+def sip_uri(value: str) -> str:
+    """``[sip[s]:]<URI>[;<parameters>]`` (12.2.10): URI is [user@]host[:port]."""
+    match = re.fullmatch(rf"(?:(sips?):)?(?:({_SIP_USER})@)?([^:;@]+)(?::([0-9]*))?({_PARAMS})",
+                         value, re.I)
+    if not match or not is_host(match.group(3)):
+        raise Invalid(f"'{value}' is not [sip[s]:]<URI>[;<parameters>]")
+    if match.group(4) is not None:
+        parse_port(match.group(4))
+    return value
+
+
+def contact_addr(value: str) -> str:
+    """``<host>[:<port>][;<parameters>]`` without a scheme (12.2.13)."""
+    if re.match(r"sips?:", value, re.I):
+        raise Invalid("do not prepend 'sip:' or 'sips:'")
+    match = re.fullmatch(rf"([^:;]+)(?::([0-9]*))?({_PARAMS})", value)
+    if not match or not is_host(match.group(1)):
+        raise Invalid(f"'{value}' is not <host>[:<port>][;<parameters>]")
+    if match.group(2) is not None:
+        parse_port(match.group(2))
+    return value
+
+
+def db_host(value: str) -> str:
+    """``[<protocol>:]<host>[,<port>]`` (13.1.3)."""
+    match = re.fullmatch(r"(?:([A-Za-z]+):)?([^,:]+)(?:,(.*))?", value)
+    if not match or not is_host(match.group(2)):
+        raise Invalid(f"'{value}' is not [<protocol>:]<host>[,<port>]")
+    if match.group(1) and match.group(1).lower() != "tcp":
+        raise Invalid("the only protocol the MS SQL ODBC driver supports is 'tcp'")
+    if match.group(3) is not None:
+        parse_port(match.group(3))
+    return value
+
+
+def tls_domain(value: str) -> str:
+    """``<IP Address>:<port>``, both required (9.2.1); 'default' names the two default sections."""
+    if value == "default":
+        return value
+    address, sep, port_text = value.partition(":")
+    if not sep or not is_ipv4(address):
+        raise Invalid(f"'{value}' is not <IP Address>:<port> (both are required)")
+    return f"{address}:{parse_port(port_text)}"
+
+
+# -- helpers for cross-field rules -----------------------------------------------------------
+
+
+def in_subnet(address: str, network_address: str, mask: str) -> bool:
+    """Whether ``address`` lies in the subnet of ``network_address``/``mask``."""
+    try:
+        prefix = parse_mask(mask)
+        network = ipaddress.IPv4Network(f"{network_address}/{prefix}", strict=False)
+        return ipaddress.IPv4Address(address) in network
+    except (Invalid, ValueError):
+        return False

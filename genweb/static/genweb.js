@@ -1,0 +1,89 @@
+// Page behaviour the manual describes (2.0 and the password notes of 5.2.6 and others):
+// - nothing is stored until Save; leaving a page with unsaved edits asks first;
+// - a password field changes only when the operator presses Enter or Tab in it
+//   (Enter on an empty field sets a blank password); an untouched field stays as it was.
+// Without JavaScript the "change" checkbox beside each password field does the same.
+"use strict";
+
+(function () {
+  function setupSecret(box, markDirty) {
+    var input = box.querySelector("[data-secret-input]");
+    var checkbox = box.querySelector("[data-secret-flag]");
+    var state = box.querySelector("[data-secret-state]");
+    // Replace the no-script checkbox by a hidden flag driven by Enter/Tab.
+    var flag = document.createElement("input");
+    flag.type = "hidden";
+    flag.name = checkbox.name;
+    flag.value = "0";
+    flag.setAttribute("data-secret-flag", "");
+    checkbox.closest("label").replaceWith(flag);
+    box.classList.remove("confirmed");
+
+    function confirm() {
+      flag.value = "1";
+      box.classList.add("confirmed");
+      box.classList.remove("unconfirmed");
+      state.textContent = input.value === "" ? "Will be set blank on Save" : "Will change on Save";
+      markDirty();
+    }
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault(); // Enter confirms the password; it does not submit the page
+        confirm();
+      } else if (event.key === "Tab" && input.value !== "") {
+        confirm();
+      }
+    });
+    input.addEventListener("input", function () {
+      if (flag.value !== "1") {
+        state.textContent = "Press Enter or Tab to confirm";
+      }
+    });
+    return {
+      unconfirmed: function () { return flag.value !== "1" && input.value !== ""; },
+      box: box,
+      input: input,
+    };
+  }
+
+  function setupForm(form) {
+    var dirty = false;
+    var submitting = false;
+    function markDirty() { dirty = true; }
+    var secrets = Array.prototype.map.call(
+      form.querySelectorAll("[data-secret]"), function (box) { return setupSecret(box, markDirty); });
+    form.addEventListener("input", markDirty);
+    form.addEventListener("change", markDirty);
+    form.addEventListener("submit", function (event) {
+      var pending = secrets.filter(function (s) { return s.unconfirmed(); });
+      if (pending.length) {
+        event.preventDefault();
+        pending.forEach(function (s) {
+          s.box.classList.add("unconfirmed");
+          s.box.querySelector("[data-secret-state]").textContent =
+            "Press Enter or Tab to confirm this password, or clear the field";
+        });
+        pending[0].input.focus();
+        return;
+      }
+      submitting = true;
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty && !submitting) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-guard]").forEach(setupForm);
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) {
+          event.preventDefault();
+        }
+      });
+    });
+  });
+})();
