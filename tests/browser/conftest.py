@@ -1,0 +1,78 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright against a live genweb server.
+
+One browser for the whole session (it is the slow part); a fresh instance folder, app and
+server per test, so every test starts from an empty store. CSRF stays ENABLED: the browser
+submits the token as an operator's would.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from browserkit import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, USER, Dialogs, Live
+from werkzeug.serving import make_server
+
+from genweb import create_app
+from genweb.auth import set_password
+from genweb.store import db
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium): "
+                    "the real-browser tests need it")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.skip("the Python playwright package is not installed (pip install -e .[test])")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[Live]:
+    """A fresh instance served on 127.0.0.1 (random port) with CSRF protection on."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    set_password(folder / "htpasswd", USER, PASSWORD)
+    app = create_app({"WTF_CSRF_ENABLED": True}, instance=folder)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="genweb-live", daemon=True)
+    thread.start()
+    try:
+        yield Live(app, f"http://127.0.0.1:{server.server_port}", folder)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def context(browser, live):
+    """A browser profile logged in with basic auth; JavaScript on."""
+    ctx = browser.new_context(base_url=live.url,
+                              http_credentials={"username": USER, "password": PASSWORD})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+@pytest.fixture
+def dialogs(page) -> Dialogs:
+    """Every dialog of ``page``, recorded; accepted unless the test sets ``dialogs.accept``."""
+    return Dialogs(page)

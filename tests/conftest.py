@@ -1,0 +1,50 @@
+"""Shared fixtures: an application on a throw-away instance folder, and a logged-in client."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from genweb import create_app
+from genweb.auth import set_password
+from genweb.store import db
+
+USER, PASSWORD = "operator", "correct horse"
+
+
+def basic_auth(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def instance(tmp_path):
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    set_password(folder / "htpasswd", USER, PASSWORD)
+    return folder
+
+
+@pytest.fixture
+def app(instance):
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False}, instance=instance)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context, for calling the store directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    """A test client that sends the operator's basic-auth credentials on every request."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = basic_auth()["Authorization"]
+    return test_client

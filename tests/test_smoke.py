@@ -1,0 +1,16 @@
+from genweb.catalogue import PAGES
+
+
+def test_every_page_renders_its_keys_and_descriptions(client):
+    for page in PAGES.values():
+        url = page.url if not page.collection else page.url + "/create"
+        html = client.get(url).get_data(as_text=True)
+        shown = page.keys if page.name != "databaseConfig" else [
+            k for k in page.keys if k.name in ("dbEngine", "dbHost", "kamDatabase", "dbrwUser", "dbrwPass")]
+        for key in shown:
+            assert f'<td class="name"><label for="f-{key.name}">{key.name}</label></td>' in html, (page.name, key.name)
+            assert key.description.replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;") in html, key.name
+
+
+def test_login_is_required(app):
+    assert app.test_client().get("/").status_code == 401
