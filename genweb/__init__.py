@@ -116,5 +116,5 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(500)
     def _server_error(_error):
         return render_template("error.html", code=500, title="Internal error",
-                               message="Something went wrong on the server; nothing was changed "
-                               "by this request. The details are in the server log."), 500
+                               message="Something went wrong on the server. The details are in the "
+                               "server log; reload the page to see what was saved."), 500

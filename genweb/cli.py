@@ -64,5 +64,50 @@ def run(instance: Path, host: str, port: int) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (one sub-folder per node).")
+@click.option("--node", "nodes", multiple=True, metavar="NAME", help="Only this node (repeatable).")
+@click.pass_obj
+def render(instance: Path, out: Path, nodes: tuple[str, ...]) -> None:
+    """Write every file the staged configuration renders, for inspection (nothing is applied)."""
+    from .commit.render import render as render_snapshot
+    from .commit.secrets import MAKERS
+    from .commit.snapshot import take_snapshot
+    from .store import generated_values
+
+    app = create_app(instance=instance)
+    with app.app_context():
+        rendered = render_snapshot(take_snapshot(generated_values(MAKERS)))
+    unknown = set(nodes) - set(rendered.files)
+    if unknown:
+        raise click.ClickException(f"no such node: {', '.join(sorted(unknown))} "
+                                   f"(nodes: {', '.join(rendered.files) or 'none defined'})")
+    written = write_rendered(rendered, out, nodes or tuple(rendered.files))
+    click.echo(f"Wrote {written} files under {out}")
+
+
+def write_rendered(rendered, out: Path, nodes: tuple[str, ...]) -> int:
+    """Lay the rendered files out as <out>/<node>/<path>, plus the crm script and DB rows."""
+    import json
+    import os
+
+    count = 0
+    for node in nodes:
+        for file in rendered.files[node]:
+            target = out / node / file.path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(file.content)
+            os.chmod(target, file.mode)
+            count += 1
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cluster.crm").write_text(rendered.crm)
+    os.chmod(out / "cluster.crm", 0o600)  # it carries the fence devices' SNMP secrets
+    rows = {table: list(table_rows) for table, table_rows in rendered.db_rows.items()}
+    (out / "database-rows.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+    os.chmod(out / "database-rows.json", 0o600)  # subscribers' passwords
+    return count + 2
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

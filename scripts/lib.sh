@@ -12,7 +12,16 @@ need_debian_packages() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "Installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Services are started by the tests that need them, never by the package scripts.
+  local policy=/usr/sbin/policy-rc.d added=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    added=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" || { [ -z "$added" ] || $sudo rm -f "$policy"; return 1; }
+  [ -z "$added" ] || $sudo rm -f "$policy"
 }
 
 # Create .venv (once) and install genweb into it, with the given extras (e.g. "[test]").

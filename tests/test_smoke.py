@@ -14,3 +14,12 @@ def test_every_page_renders_its_keys_and_descriptions(client):
 
 def test_login_is_required(app):
     assert app.test_client().get("/").status_code == 401
+
+
+def test_keys_reference_is_up_to_date():
+    from pathlib import Path
+
+    from genweb.catalogue.docs import keys_markdown
+
+    shipped = (Path(__file__).parent.parent / "docs" / "keys.md").read_text()
+    assert shipped == keys_markdown(), "regenerate: python -m genweb.catalogue.docs > docs/keys.md"

@@ -13,12 +13,14 @@ from .ops import (
     create_record,
     delete_record,
     ensure_defaults,
+    generated_values,
     get_record,
     get_settings,
     has_pending_changes,
     list_records,
     node_names,
     record_commit,
+    replace_generated,
     save_settings,
     undelete_record,
     update_record,
@@ -26,7 +28,7 @@ from .ops import (
 
 __all__ = [
     "Conflict", "Listing", "NotFound", "RecordView", "Refused", "SettingsView", "StoreError",
-    "ValidationFailed", "create_record", "db", "delete_record", "ensure_defaults", "get_record",
-    "get_settings", "has_pending_changes", "list_records", "node_names", "record_commit",
+    "ValidationFailed", "create_record", "db", "delete_record", "ensure_defaults", "generated_values", "get_record",
+    "get_settings", "has_pending_changes", "list_records", "node_names", "record_commit", "replace_generated",
     "save_settings", "undelete_record", "update_record",
 ]

@@ -71,3 +71,12 @@ class RecordKey(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     value: Mapped[str] = mapped_column(String(1024))
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id", ondelete="CASCADE"), index=True)
+
+
+class Generated(db.Model):
+    """A value the system generates and keeps (a redis password, the corosync authkey ...)."""
+
+    __tablename__ = "generated"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -6,14 +6,14 @@ Each public function is one transaction. Errors are exceptions an operator can a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from ..catalogue import FENCES, HA_NODES, PAGES, TLS_CONFIGS, TLS_DEFAULT_DOMAIN, Page
-from .models import PageState, Record, RecordKey, Setting, db
+from .models import Generated, PageState, Record, RecordKey, Setting, db
 
 # -- errors ----------------------------------------------------------------------------------
 
@@ -421,4 +421,26 @@ def record_commit() -> None:
             db.session.delete(record)
         else:
             record.committed = dict(record.data)
+    db.session.commit()
+
+
+def generated_values(makers: Mapping[str, Callable[[], str]]) -> dict[str, str]:
+    """The generated values, creating (once, kept from then on) those that do not exist yet."""
+    values = {row.name: row.value for row in db.session.scalars(select(Generated))}
+    for name, make in makers.items():
+        if name not in values:
+            values[name] = make()
+            db.session.add(Generated(name=name, value=values[name]))
+    db.session.commit()
+    return values
+
+
+def replace_generated(name: str, value: str) -> None:
+    """Renew a generated value (updateRtpDbPass asks for a new redis password at commit)."""
+    row = db.session.get(Generated, name)
+    if row is None:
+        db.session.add(Generated(name=name, value=value))
+    else:
+        row.value = value
+        row.created_at = datetime.now(UTC)
     db.session.commit()

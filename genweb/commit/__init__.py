@@ -1,0 +1,1 @@
+"""Commit: snapshot the staged configuration, render every engine's files, verify, apply."""
