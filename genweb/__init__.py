@@ -96,9 +96,11 @@ def _register_auth(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .api import register as register_api
     from .blueprints import register
 
     register(app)
+    register_api(app)
 
 
 def _register_errors(app: Flask) -> None:

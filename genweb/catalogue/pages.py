@@ -16,9 +16,17 @@ L, S, R, N = Effect.LIVE, Effect.SWITCH, Effect.RESTART, Effect.NONE
 
 PASSWORD_PLACEHOLDER = "Type password & press Enter to change"
 
-_NAME_CHARS = v.pattern(r"[A-Za-z0-9._-]+", "use letters, numbers, '-', '_' and '.' only", 63)
-_FENCE_CHARS = v.pattern(r"[A-Za-z0-9_-]+", "use letters, numbers, '-' and '_' only", 63)
-_SIP_USER = v.pattern(r"[A-Za-z0-9_.!~*'()&=+$,;?/%-]+", "use the characters of a SIP user name", 64)
+# Names start with a letter or number: they become host names (/etc/hosts) and cluster ids, and
+# a leading '-' would read as an option on the command lines that carry them.
+_NAME_CHARS = v.pattern(r"[A-Za-z0-9][A-Za-z0-9._-]*",
+                        "use letters, numbers, '-', '_' and '.' only, starting with a letter or "
+                        "number", 63)
+_FENCE_CHARS = v.pattern(r"[A-Za-z0-9][A-Za-z0-9_-]*",
+                         "use letters, numbers, '-' and '_' only, starting with a letter or number",
+                         63)
+_SIP_USER = v.pattern(r"[A-Za-z0-9_.!~*'()&=+$,;?/%-]+",
+                      "a SIP user name: letters, numbers and - _ . ! ~ * ' ( ) & = + $ , ; ? / %, "
+                      "without spaces", 64)
 _PREFIX = v.pattern(r"[A-Za-z0-9_.+-]+", "use letters, numbers, '-', '_', '.' and '+' only", 64)
 _REALM = v.pattern(r"[A-Za-z0-9_.:@+-]+", "use letters, numbers and '-', '_', '.', ':', '@', '+'", 128)
 _HEADER_NAME = v.pattern(r"[A-Za-z0-9][A-Za-z0-9._-]*", "a SIP header name (letters, numbers, '.', '-', '_')", 64)

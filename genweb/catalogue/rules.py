@@ -21,7 +21,11 @@ def public_network(values: Mapping[str, str]) -> dict[str, str]:
     mapped_is_private = bool(mapped_ip) and v.in_subnet(
         mapped_ip, values.get("privateIP", ""), values.get("privateSubnet", "")
     )
-    if not values.get("publicPing") and "publicPing" in values and not mapped_is_private:
+    # Whether publicPing may be left out depends on mappedIP, privateIP and privateSubnet: while
+    # one of them shows its own message, the answer is unknown, so say nothing yet.
+    decidable = all(name in values for name in ("publicPing", "mappedIP", "privateIP",
+                                                 "privateSubnet"))
+    if decidable and not values["publicPing"] and not mapped_is_private:
         errors["publicPing"] = (
             "publicPing is required when publicIP is set, unless mappedIP is on privateIP's subnet"
         )

@@ -354,8 +354,9 @@ def _locked_message(page: Page, key: str) -> str:
 
 
 def _unique_values(page: Page, values: Mapping[str, str]) -> dict[str, str]:
-    return {"+".join(keys): "\x1f".join(values.get(k, "") for k in keys) for keys in page.unique
-            if all(values.get(k, "") for k in keys)}
+    # Case-insensitive: host names, domains and node names are, and look-alikes only confuse.
+    return {"+".join(keys): "\x1f".join(values.get(k, "") for k in keys).lower()
+            for keys in page.unique if all(values.get(k, "") for k in keys)}
 
 
 def _unique_errors(page: Page, values: Mapping[str, str], existing: RecordView | None) -> dict[str, str]:

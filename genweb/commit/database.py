@@ -1,0 +1,171 @@
+"""The proxy database (13.0): MariaDB on every node (dbEngine MySQL) or an external MS SQL server
+reached over ODBC (dbEngine MS SQL, the default).
+
+MySQL: one primary, on the active node, and every other node a read-only replica of it (binary
+log, GTID). Kamailio writes on the active node only, so a single writer never conflicts and a
+promoted replica has every committed row; multi-source or multi-primary replication would add
+write conflicts and auto-increment clashes for nothing. Pacemaker (ocf:heartbeat:mysql as a
+promotable clone, cluster.py) moves the primary with the other resources and clears read_only on
+it; until then every server starts read-only.
+
+The users (13.0) are created by statements the commit runs with rootPass on the primary, from
+where replication carries them to every replica: ``mysql_user_statements`` gives them with
+parameters, ``mysql_script`` as text for the ``mariadb`` client over SSH. Passwords never appear
+in either: the server is given the mysql_native_password hash, computed here.
+
+MS SQL: /etc/odbc.ini holds the DSN ``genproxy`` (server and database, no credentials); Kamailio
+names it in its db_url with dbrwUser/dbrwPass. The tables are created by an administrator with
+genweb/sql/mssql-kamailio.sql (13.1.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalogue.pages import DB_MYSQL
+from .render import File, node_renderer
+from .snapshot import Snapshot
+from .templating import render_template
+
+MYSQL_CNF = "/etc/mysql/mariadb.conf.d/90-genproxy.cnf"
+MYSQL_DATABASE = "kamailio"  # kamDatabase is for MS SQL only (13.1.4)
+# The Kamailio tables genproxy uses, from kamailio-mysql-modules, loaded once by the commit
+# (as root, into MYSQL_DATABASE, when its `version` table does not exist yet).
+KAMAILIO_MYSQL_SCHEMA = tuple(
+    f"/usr/share/kamailio/mysql/{module}-create.sql"
+    for module in ("standard", "auth_db", "usrloc", "permissions", "uac", "dispatcher")
+)
+
+ODBC_INI = "/etc/odbc.ini"
+ODBC_DSN = "genproxy"
+MSSQL_DRIVER = "ODBC Driver 18 for SQL Server"
+MSSQL_PORT = "1433"
+# What an administrator runs on the MS SQL server before committing (13.1.4).
+MSSQL_TABLE_SCRIPT = Path(__file__).resolve().parent.parent / "sql" / "mssql-kamailio.sql"
+
+Statement = tuple[str, tuple[str, ...]]  # SQL with %s placeholders (DB-API "format"), parameters
+
+
+@dataclass(frozen=True)
+class MysqlUser:
+    name: str
+    password_key: str  # the databaseConfig key holding its password
+    grants: str  # privileges, without the account
+    on: str  # what they apply to
+
+
+# amtelco writes Kamailio's data, amtelcoro only reads it (13.1.6, 13.1.7). replication is what
+# replicas connect as, and what the mysql resource agent uses to switch roles, hence its
+# administrative privileges (the agent's documented set; READ_ONLY ADMIN is no longer part of
+# SUPER in MariaDB 10.11, and the agent sets read_only).
+MYSQL_USERS = (
+    MysqlUser("amtelco", "dbrwPass", "SELECT, INSERT, UPDATE, DELETE, LOCK TABLES",
+              f"`{MYSQL_DATABASE}`.*"),
+    MysqlUser("amtelcoro", "dbroPass", "SELECT", f"`{MYSQL_DATABASE}`.*"),
+    MysqlUser("replication", "replicationPass",
+              "SUPER, REPLICATION SLAVE, REPLICATION CLIENT, PROCESS, RELOAD, READ_ONLY ADMIN",
+              "*.*"),
+)
+
+
+def is_mysql(snapshot: Snapshot) -> bool:
+    return snapshot.value("databaseConfig", "dbEngine") == DB_MYSQL
+
+
+# -- MySQL: server configuration -------------------------------------------------------------
+
+def mysql_cnf(node: Mapping[str, str]) -> str:
+    # dict.fromkeys: one bind address when a test puts the node on loopback
+    bind = ",".join(dict.fromkeys(("127.0.0.1", node["privateIP"])))
+    return render_template("genweb.commit", "mariadb-genproxy.cnf.j2", node=node, bind=bind)
+
+
+# -- MySQL: users ----------------------------------------------------------------------------
+
+def mysql_native_hash(password: str) -> str:
+    """The mysql_native_password hash: what the server stores, so it is all it needs to be told."""
+    if not password:
+        return ""  # a blank password (13.1.x allow one) is stored as an empty hash
+    inner = hashlib.sha1(password.encode()).digest()
+    return "*" + hashlib.sha1(inner).hexdigest().upper()
+
+
+def mysql_user_hosts(snapshot: Snapshot) -> tuple[str, ...]:
+    """Every node's privateIP (13.0), and localhost: Kamailio and the resource agent on a node
+    reach their own server over its socket."""
+    return (*(node["privateIP"] for node in snapshot.nodes), "localhost")
+
+
+def mysql_user_statements(snapshot: Snapshot, previous: Snapshot | None = None) -> list[Statement]:
+    """Create or update the users for every node address; drop those of nodes since removed.
+
+    Idempotent, so every commit can run it. Run on the primary only: replicas get it by
+    replication (running it there too would make replication fail on duplicate users).
+    """
+    hosts = mysql_user_hosts(snapshot)
+    statements: list[Statement] = [
+        (f"CREATE DATABASE IF NOT EXISTS `{MYSQL_DATABASE}`", ()),
+    ]
+    for user in MYSQL_USERS:
+        password = mysql_native_hash(snapshot.value("databaseConfig", user.password_key))
+        for host in hosts:
+            account = (user.name, host)
+            statements += [
+                ("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY PASSWORD %s", (*account, password)),
+                ("ALTER USER %s@%s IDENTIFIED BY PASSWORD %s", (*account, password)),
+                (f"GRANT {user.grants} ON {user.on} TO %s@%s", account),
+            ]
+    gone = [host for host in (mysql_user_hosts(previous) if previous else ()) if host not in hosts]
+    statements += [("DROP USER IF EXISTS %s@%s", (user.name, host))
+                   for host in gone for user in MYSQL_USERS]
+    return statements
+
+
+_SQL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\0": "\\0", "\n": "\\n", "\r": "\\r",
+                "\x1a": "\\Z"}
+
+
+def sql_literal(value: str) -> str:
+    """A MariaDB string literal (default sql_mode, which the script sets)."""
+    return "'" + "".join(_SQL_ESCAPES.get(char, char) for char in value) + "'"
+
+
+def mysql_script(statements: Sequence[Statement]) -> str:
+    """The statements as one script for the ``mariadb`` client (on its standard input, never its
+    command line). It first clears NO_BACKSLASH_ESCAPES, which sql_literal relies on."""
+    lines = ["SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');"]
+    for sql, params in statements:
+        lines.append(sql % tuple(sql_literal(param) for param in params) + ";")
+    return "\n".join(lines) + "\n"
+
+
+# -- MS SQL: ODBC ----------------------------------------------------------------------------
+
+def mssql_server(db_host: str) -> tuple[str, str]:
+    """(host, port) from dbHost ``[<protocol>:]<host>[,<port>]`` (13.1.3); tcp is the only protocol."""
+    address = db_host.partition(":")[2] if ":" in db_host else db_host
+    host, _, port = address.partition(",")
+    return host, port or MSSQL_PORT
+
+
+def odbc_ini(snapshot: Snapshot, driver: str = MSSQL_DRIVER) -> str:
+    """The DSN. Microsoft's driver takes the port in Server (``tcp:host,port``); others (the
+    MariaDB driver the tests use) take ``Server`` and ``Port`` apart."""
+    host, port = mssql_server(snapshot.value("databaseConfig", "dbHost"))
+    if "\n" in driver or "]" in driver:
+        raise ValueError(f"not an ODBC driver name: {driver!r}")
+    return render_template("genweb.commit", "odbc.ini.j2", dsn=ODBC_DSN, driver=driver,
+                           microsoft=driver.startswith("ODBC Driver "), host=host, port=port,
+                           database=snapshot.value("databaseConfig", "kamDatabase"))
+
+
+@node_renderer
+def database_files(snapshot: Snapshot, node: Mapping[str, str]) -> Iterable[File]:
+    # Neither file holds a password: credentials live with the users and in Kamailio's db_url.
+    if is_mysql(snapshot):
+        yield File(MYSQL_CNF, mysql_cnf(node))
+    else:
+        yield File(ODBC_INI, odbc_ini(snapshot))
