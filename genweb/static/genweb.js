@@ -34,10 +34,14 @@
         confirm();
       }
     });
+    var initialState = state.textContent;
     input.addEventListener("input", function () {
-      if (flag.value !== "1") {
-        state.textContent = "Press Enter or Tab to confirm";
-      }
+      // Editing a confirmed password needs a new Enter/Tab: Save stores only what was confirmed,
+      // and a field cleared again is untouched (keeps the stored password).
+      flag.value = "0";
+      box.classList.remove("confirmed");
+      box.classList.remove("unconfirmed");
+      state.textContent = input.value === "" ? initialState : "Press Enter or Tab to confirm";
     });
     return {
       unconfirmed: function () { return flag.value !== "1" && input.value !== ""; },
@@ -47,7 +51,8 @@
   }
 
   function setupForm(form) {
-    var dirty = false;
+    // A page shown again after a refused save holds the operator's values, not the stored ones.
+    var dirty = form.hasAttribute("data-unsaved");
     var submitting = false;
     function markDirty() { dirty = true; }
     var secrets = Array.prototype.map.call(

@@ -42,7 +42,7 @@ class Refused(StoreError):
 
 CONFLICT_MESSAGE = (
     "This {what} was changed by someone else after you opened it. Your edits were not saved: "
-    "reload to see the current values, then make your changes again."
+    "open it again to see the current values, then make your changes again."
 )
 
 # -- views -----------------------------------------------------------------------------------

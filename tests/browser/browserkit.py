@@ -15,6 +15,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 USER, PASSWORD = "operator", "browser pass 1"
+CREDENTIALS = {"username": USER, "password": PASSWORD}  # a context's http_credentials
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TIMEOUT_MS = 10_000
 PLACEHOLDER = "Type password & press Enter to change"
@@ -66,7 +67,17 @@ class Dialogs:
     def __init__(self, page, accept: bool = True):
         self.seen: list[tuple[str, str]] = []
         self.accept = accept
+        self._page = page
         page.on("dialog", self._on_dialog)
+
+    def wait_for(self, count: int, timeout_ms: int = TIMEOUT_MS) -> list[str]:
+        """Wait until ``count`` dialogs were seen (a dismissed one leaves nothing else to wait
+        for) and return their types."""
+        waited = 0
+        while len(self.seen) < count and waited < timeout_ms:
+            self._page.wait_for_timeout(25)  # lets Playwright deliver pending events
+            waited += 25
+        return self.types()
 
     def _on_dialog(self, dialog) -> None:
         self.seen.append((dialog.type, dialog.message))
@@ -108,3 +119,9 @@ def index_names(page) -> list[str]:
     """The first column of every row of an index page."""
     return [text.strip() for text in page.locator("table.index tbody tr[data-id] td:nth-child(2)")
             .all_inner_texts()]
+
+
+def press_save(page) -> None:
+    """Press Save and wait until the page it leads to has loaded (often the same URL)."""
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()

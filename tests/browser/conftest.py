@@ -12,7 +12,16 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, USER, Dialogs, Live
+from browserkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CREDENTIALS,
+    PASSWORD,
+    TIMEOUT_MS,
+    USER,
+    Dialogs,
+    Live,
+)
 from werkzeug.serving import make_server
 
 from genweb import create_app
@@ -44,7 +53,8 @@ def live(tmp_path) -> Iterator[Live]:
     set_password(folder / "htpasswd", USER, PASSWORD)
     app = create_app({"WTF_CSRF_ENABLED": True}, instance=folder)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="genweb-live", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="genweb-live", daemon=True)
     thread.start()
     try:
         yield Live(app, f"http://127.0.0.1:{server.server_port}", folder)
@@ -61,7 +71,7 @@ def live(tmp_path) -> Iterator[Live]:
 def context(browser, live):
     """A browser profile logged in with basic auth; JavaScript on."""
     ctx = browser.new_context(base_url=live.url,
-                              http_credentials={"username": USER, "password": PASSWORD})
+                              http_credentials=CREDENTIALS)
     ctx.set_default_timeout(TIMEOUT_MS)
     yield ctx
     ctx.close()
