@@ -109,5 +109,9 @@ def write_rendered(rendered, out: Path, nodes: tuple[str, ...]) -> int:
     return count + 2
 
 
+from .lab.cli import lab as lab_group  # noqa: E402  (the lab's commands live with the lab)
+
+main.add_command(lab_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
