@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import event
 
 __version__ = "0.1.0"
 
@@ -53,11 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None,
         app.config.update(test_config)
 
     from .store import db, ensure_defaults
+    from .store.tx import configure_sqlite
 
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
-        _configure_sqlite(db.engine)
+        configure_sqlite(db.engine)
         db.create_all()
         ensure_defaults()
 
@@ -65,25 +65,6 @@ def create_app(test_config: dict[str, Any] | None = None,
     _register_blueprints(app)
     _register_errors(app)
     return app
-
-
-def _configure_sqlite(engine) -> None:
-    """Serialise writers (BEGIN IMMEDIATE) and make every commit durable before it returns."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()  # connections made before the listeners existed go away
 
 
 def _register_auth(app: Flask) -> None:

@@ -102,7 +102,7 @@ def write_rendered(rendered, out: Path, nodes: tuple[str, ...]) -> int:
             count += 1
     out.mkdir(parents=True, exist_ok=True)
     (out / "cluster.crm").write_text(rendered.crm)
-    os.chmod(out / "cluster.crm", 0o600)  # it carries the fence devices' SNMP secrets
+    os.chmod(out / "cluster.crm", 0o600)  # SNMP communities and the database passwords
     rows = {table: list(table_rows) for table, table_rows in rendered.db_rows.items()}
     (out / "database-rows.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     os.chmod(out / "database-rows.json", 0o600)  # subscribers' passwords

@@ -390,9 +390,11 @@ ACCEPTED = [
     accepted("fencePriority blank", "fences", {"fencePriority": ""}),
     accepted("fencePriority 9", "fences", {"fencePriority": "9"}),
     accepted("SNMPv3 with authentication and privacy", "fences",
-             {"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "SHA", "fenceSnmpPrivProt": "AES"}),
+             {"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "SHA", "fenceSnmpPrivProt": "AES",
+              "fenceSnmpAuthPass": "auth-pass-1", "fenceSnmpPrivPass": "priv-pass-1"}),
     accepted("SNMPv3 with authentication only", "fences",
-             {"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "MD5", "fenceSnmpPrivProt": "None"}),
+             {"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "MD5", "fenceSnmpPrivProt": "None",
+              "fenceSnmpAuthPass": "auth-pass-1"}),
     accepted("same tlsDomain, other tlsRole", "tlsProxyConfigs",
              {"tlsDomain": "192.0.2.20:5061", "tlsRole": "client"}),
     accepted("pvt file by full path", "tlsProxyConfigs",
@@ -537,10 +539,16 @@ def update_errors(page: str, record_id: int, changes: dict[str, str]) -> dict[st
 
 
 @pytest.mark.parametrize(("changes", "errors"), [
-    pytest.param({"fenceSnmpVersion": "3", "fenceSnmpPrivProt": "DES"}, {"fenceSnmpPrivProt"},
+    pytest.param({"fenceSnmpVersion": "3", "fenceSnmpPrivProt": "DES",
+                  "fenceSnmpPrivPass": "priv-pass-1"}, {"fenceSnmpPrivProt"},
                  id="v3 privacy without authentication"),
     pytest.param({"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "SHA",
-                  "fenceSnmpPrivProt": "DES"}, set(), id="v3 authPriv"),
+                  "fenceSnmpPrivProt": "DES", "fenceSnmpAuthPass": "auth-pass-1",
+                  "fenceSnmpPrivPass": "priv-pass-1"}, set(), id="v3 authPriv"),
+    pytest.param({"fenceSnmpVersion": "3", "fenceSnmpAuthProt": "SHA",
+                  "fenceSnmpPrivProt": "DES", "fenceSnmpAuthPass": "short",
+                  "fenceSnmpPrivPass": " padded-pass"},
+                 {"fenceSnmpAuthPass", "fenceSnmpPrivPass"}, id="v3 pass phrases too short or padded"),
     pytest.param({"fenceSnmpVersion": "2c", "fenceSnmpPrivProt": "AES"}, set(),
                  id="v2c ignores the v3 protocols"),
 ])

@@ -119,8 +119,8 @@ def precondition(current: int) -> int | None:
     """The revision a write may go ahead on: None without If-Match, else the current one if the
     client's ETag names it. A stale ETag is a conflict (409): nothing is written.
 
-    The read that gave ``current`` and the write run in one SQLite transaction (BEGIN IMMEDIATE
-    at the first statement), so nobody can save in between."""
+    The store compares the revision again inside its write transaction (BEGIN IMMEDIATE), so
+    nobody can save in between."""
     tags = request.if_match
     if not tags:
         return None

@@ -29,7 +29,7 @@ SIDEBAR = (
     SidebarLink("Subscribers", "records.index", "subscribers"),
     SidebarLink("Outbound Registrations", "records.index", "outboundRegistrations"),
     SidebarLink("Database Config", "settings.databaseConfig", "databaseConfig"),
-    SidebarLink("Database Utilities", None),
+    SidebarLink("Database Utilities", "database_utilities.index"),
     SidebarLink("Rebuild Nodes", None),
     SidebarLink("Commit Configs", None),
 )
@@ -37,11 +37,13 @@ assert {link.page for link in SIDEBAR if link.page} == set(PAGES)
 
 
 def register(app: Flask) -> None:
-    from . import home, records, settings
+    from . import database_utilities, home, jobs, records, settings
 
     app.register_blueprint(home.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(database_utilities.bp)
 
     @app.context_processor
     def _sidebar():

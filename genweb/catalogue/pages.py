@@ -43,7 +43,7 @@ def tristate(name: str, description: str, section: str, default: str, effect: Ef
 
 def secret(name: str, description: str, section: str, effect: Effect = S, hash32: bool = False) -> Key:
     return Key(name, description, section, Kind.SECRET, checker=v.hex32 if hash32 else None,
-               effect=effect, example="0123456789abcdef0123456789abcdef" if hash32 else "s3cret")
+               effect=effect, example="0123456789abcdef0123456789abcdef" if hash32 else "s3cret-pass")
 
 
 def integer(name: str, description: str, section: str, default: int | None, low: int,

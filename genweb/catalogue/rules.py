@@ -42,12 +42,22 @@ def public_network(values: Mapping[str, str]) -> dict[str, str]:
 
 
 def snmp_v3(values: Mapping[str, str]) -> dict[str, str]:
-    """6.2.10-6.2.13: SNMPv3 privacy (authPriv) only works on top of authentication."""
-    if (values.get("fenceSnmpVersion") == "3"
-            and values.get("fenceSnmpPrivProt", "None") != "None"
-            and values.get("fenceSnmpAuthProt") == "None"):
-        return {"fenceSnmpPrivProt": "a privacy protocol needs an authentication protocol (SHA or MD5)"}
-    return {}
+    """6.2.10-6.2.13: SNMPv3 privacy (authPriv) only works on top of authentication, and each
+    protocol in use needs its password (net-snmp refuses pass phrases under 8 characters)."""
+    if values.get("fenceSnmpVersion") != "3":
+        return {}
+    errors = {}
+    if values.get("fenceSnmpPrivProt", "None") != "None" and values.get("fenceSnmpAuthProt") == "None":
+        errors["fenceSnmpPrivProt"] = "a privacy protocol needs an authentication protocol (SHA or MD5)"
+    for protocol, password in (("fenceSnmpAuthProt", "fenceSnmpAuthPass"),
+                               ("fenceSnmpPrivProt", "fenceSnmpPrivPass")):
+        if values.get(protocol, "None") == "None" or password not in values:
+            continue
+        secret = values[password]
+        if len(secret) < 8 or secret != secret.strip():
+            errors[password] = (f"{values[protocol]} needs a password of at least 8 characters, "
+                                "without leading or trailing spaces")
+    return errors
 
 
 def dispatch_prefixes(values: Mapping[str, str]) -> dict[str, str]:

@@ -92,3 +92,30 @@
     });
   });
 })();
+
+// Live progress of a job (commit, rebuild ...): follow the server-sent events.
+document.addEventListener("DOMContentLoaded", function () {
+  var pre = document.getElementById("progress");
+  if (!pre || pre.getAttribute("data-status") !== "running" || !window.EventSource) { return; }
+  var spans = pre.querySelectorAll("span[data-seq]");
+  var last = spans.length ? spans[spans.length - 1].getAttribute("data-seq") : "0";
+  var source = new EventSource(pre.getAttribute("data-stream") + "?after=" + last);
+  var state = document.getElementById("job-state");
+  source.addEventListener("progress", function (message) {
+    var event = JSON.parse(message.data);
+    if (pre.querySelector('span[data-seq="' + event.seq + '"]')) { return; }
+    var span = document.createElement("span");
+    span.className = "ev-" + event.level;
+    span.setAttribute("data-seq", event.seq);
+    span.textContent = event.line;
+    pre.appendChild(span);
+    pre.appendChild(document.createTextNode("\n"));
+  });
+  source.addEventListener("end", function (message) {
+    var status = JSON.parse(message.data).status;
+    source.close();
+    pre.setAttribute("data-status", status);
+    state.className = "job-state " + status;
+    state.textContent = status === "succeeded" ? "Finished successfully." : "Failed.";
+  });
+});

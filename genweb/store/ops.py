@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ..catalogue import FENCES, HA_NODES, PAGES, TLS_CONFIGS, TLS_DEFAULT_DOMAIN, Page
 from .models import Generated, PageState, Record, RecordKey, Setting, db
+from .tx import write_operation
 
 # -- errors ----------------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ def get_settings(name: str) -> SettingsView:
     return SettingsView(page, values, committed, state.revision if state else 0)
 
 
+@write_operation
 def save_settings(name: str, changes: Mapping[str, str], revision: int | None = None) -> SettingsView:
     """Validate the page with ``changes`` applied and store it, or store nothing.
 
@@ -230,6 +232,7 @@ def node_names(*, include_marked: bool = False) -> list[str]:
     return [item.values["nodeName"] for item in listing.items if include_marked or not item.marked]
 
 
+@write_operation
 def create_record(name: str, values: Mapping[str, str]) -> RecordView:
     page = _page(name, collection=True)
     cleaned = _validate_record(page, dict(values), existing=None)
@@ -241,6 +244,7 @@ def create_record(name: str, values: Mapping[str, str]) -> RecordView:
     return _view(page, record)
 
 
+@write_operation
 def update_record(name: str, record_id: int, changes: Mapping[str, str],
                   revision: int | None = None) -> RecordView:
     """Apply ``changes`` (absent keys, secrets included, keep their values) or store nothing."""
@@ -263,6 +267,7 @@ def update_record(name: str, record_id: int, changes: Mapping[str, str],
     return _view(page, record)
 
 
+@write_operation
 def delete_record(name: str, record_id: int) -> RecordView | None:
     """Delete a never-committed record; mark a committed one for deletion at the next commit.
 
@@ -291,6 +296,7 @@ def delete_record(name: str, record_id: int) -> RecordView | None:
     return _view(page, record)
 
 
+@write_operation
 def undelete_record(name: str, record_id: int) -> RecordView:
     """Clear a deletion mark. Undeleting a node brings back the fences deleted with it (5.1.5)."""
     page = _page(name, collection=True)
@@ -383,6 +389,7 @@ def _index_unique(page: Page, record: Record) -> None:
 # -- defaults and commit bookkeeping ---------------------------------------------------------
 
 
+@write_operation
 def ensure_defaults() -> None:
     """Create what always exists: the two default TLS sections (9.1)."""
     existing = {(r.data.get("tlsDomain"), r.data.get("tlsRole"))
@@ -413,6 +420,7 @@ def has_pending_changes() -> bool:
     return False
 
 
+@write_operation
 def record_commit() -> None:
     """After a successful commit: staged becomes committed and marked records go for good."""
     for row in db.session.scalars(select(Setting)):
@@ -425,6 +433,7 @@ def record_commit() -> None:
     db.session.commit()
 
 
+@write_operation
 def generated_values(makers: Mapping[str, Callable[[], str]]) -> dict[str, str]:
     """The generated values, creating (once, kept from then on) those that do not exist yet."""
     values = {row.name: row.value for row in db.session.scalars(select(Generated))}
@@ -436,6 +445,7 @@ def generated_values(makers: Mapping[str, Callable[[], str]]) -> dict[str, str]:
     return values
 
 
+@write_operation
 def replace_generated(name: str, value: str) -> None:
     """Renew a generated value (updateRtpDbPass asks for a new redis password at commit)."""
     row = db.session.get(Generated, name)

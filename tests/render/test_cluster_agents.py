@@ -1,0 +1,164 @@
+"""genweb's own resource agent, ocf:amtelco:rtpengine, driven as Pacemaker drives it.
+
+The agent runs with the OCF environment Pacemaker gives it, against the real rtpengine and the
+rtpengine.conf media.py renders; only the ports are moved to free loopback ones. Its folder is
+world-readable because the daemon runs as the rtpengine user, as on the nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from genweb.commit import cluster, media
+from genweb.commit.snapshot import Snapshot
+
+AGENT = Path(__file__).resolve().parents[2] / "genweb" / "agents" / "ocf" / "rtpengine"
+OCF_SUCCESS, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("rtpengine", "rtpengine-ctl", "setpriv"))
+    or not Path("/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs").exists(),
+    reason="needs rtpengine-daemon, rtpengine-utils and resource-agents (scripts/test.sh installs them)")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rendered_config() -> str:
+    """media.py's rtpengine.conf for a node on loopback, its ports moved to free ones."""
+    snap = Snapshot.build(
+        settings={"systemConfig": {"privateIP": "127.0.0.1", "privateSubnet": "8",
+                                   "privatePing": "127.0.0.1"}},
+        records={"haNodes": [{"nodeID": "1", "nodeName": "node1", "privateIP": "127.0.0.1"}]},
+        generated={"rtpDbPass": "Agent-test-pass-0123456789"})
+    low = free_port(socket.SOCK_DGRAM) & ~0xFF
+    moved = {"listen-ng": f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+             "listen-cli": f"127.0.0.1:{free_port()}",
+             "port-min": str(max(low, 20000)), "port-max": str(max(low, 20000) + 99),
+             # nothing listens there: the agent must not need redis to promote
+             "redis": f"Agent-test-pass-0123456789@127.0.0.1:{free_port()}/1"}
+    moved["redis-write"] = moved["redis"]
+    lines = []
+    for line in media.rtpengine_conf(snap).splitlines():
+        key = line.partition("=")[0].strip()
+        lines.append(f"{key} = {moved.pop(key)}" if key in moved else line)
+    assert not moved, f"not in the rendered file: {sorted(moved)}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="genweb-rtpagent-") as name:
+        path = Path(name)
+        path.chmod(0o755)
+        yield path
+
+
+class Agent:
+    """ocf:amtelco:rtpengine as Pacemaker calls it: one action per run, parameters in env."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pidfile = folder / "run" / "rtpengine.pid"
+        self.marks = folder / "marks"
+        config = folder / "rtpengine.conf"
+        config.write_text(rendered_config())
+        config.chmod(0o644)
+        script = folder / "foreign"
+        script.write_text(f"#!/bin/sh\necho \"$@\" >> {self.marks}\n")
+        script.chmod(0o755)
+        self.env = {"PATH": os.environ["PATH"], "OCF_ROOT": "/usr/lib/ocf",
+                    "OCF_RESOURCE_INSTANCE": "rtpeng_prim", "HA_RSCTMP": str(folder),
+                    "OCF_RESKEY_CRM_meta_promotable": "true", "OCF_RESKEY_CRM_meta_timeout": "20000",
+                    "OCF_RESKEY_config": str(config), "OCF_RESKEY_pidfile": str(self.pidfile),
+                    "OCF_RESKEY_foreign_script": str(script)}
+
+    def __call__(self, action: str) -> int:
+        return subprocess.run([str(AGENT), action], env=self.env, capture_output=True,
+                              timeout=60).returncode
+
+    def daemon(self) -> int | None:
+        """The PID of the rtpengine this agent started, while it runs."""
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        comm = Path(f"/proc/{pid}/comm")
+        return pid if comm.exists() and comm.read_text().strip() == "rtpengine" else None
+
+    def kill_leftover(self) -> None:
+        pid = self.daemon()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def agent(folder: Path) -> Iterator[Agent]:
+    started = Agent(folder)
+    try:
+        yield started
+    finally:
+        started.kill_leftover()
+
+
+def test_metadata_declares_what_the_cib_sets() -> None:
+    meta = subprocess.run([str(AGENT), "meta-data"], env={"OCF_ROOT": "/usr/lib/ocf"},
+                          capture_output=True, text=True, check=True).stdout
+    root = ET.fromstring(meta)
+    parameters = {p.get("name") for p in root.iter("parameter")}
+    assert {"config", "foreign_script"} <= parameters
+    roles = {a.get("role") for a in root.iter("action") if a.get("name") == "monitor"}
+    assert roles == {"Promoted", "Unpromoted"}
+    crm = cluster.cluster_crm(Snapshot.build(
+        settings={"systemConfig": {"privateIP": "127.0.0.100", "privateSubnet": "8",
+                                   "privatePing": "127.0.0.1"}},
+        records={"haNodes": [{"nodeID": "1", "nodeName": "node1", "privateIP": "127.0.0.1"}]}))
+    assert f'config="{media.RTPENGINE_CONF}" foreign_script="{media.FOREIGN_SCRIPT}"' in crm
+
+
+def test_rtpengine_runs_only_while_promoted(agent: Agent) -> None:
+    assert agent("monitor") == OCF_NOT_RUNNING  # the probe on a fresh node
+    assert agent("start") == OCF_SUCCESS
+    assert agent("monitor") == OCF_SUCCESS and agent.daemon() is None  # unpromoted: ready, idle
+
+    assert agent("promote") == OCF_SUCCESS
+    pid = agent.daemon()
+    assert pid and agent("monitor") == OCF_RUNNING_PROMOTED
+    uid = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("Uid:"))
+    assert int(uid) == int(subprocess.run(["id", "-u", "rtpengine"], capture_output=True,
+                                          text=True, check=True).stdout)
+    assert agent.marks.read_text() == "mark\n"  # foreign-timeout armed after the takeover
+
+    assert agent("demote") == OCF_SUCCESS
+    assert agent.daemon() is None and agent("monitor") == OCF_SUCCESS
+
+    assert agent("promote") == OCF_SUCCESS and agent("monitor") == OCF_RUNNING_PROMOTED
+    assert agent("stop") == OCF_SUCCESS
+    assert agent.daemon() is None and agent("monitor") == OCF_NOT_RUNNING
+
+
+def test_a_crashed_promoted_rtpengine_is_reported(agent: Agent) -> None:
+    assert agent("start") == OCF_SUCCESS and agent("promote") == OCF_SUCCESS
+    os.kill(agent.daemon(), signal.SIGKILL)
+    # Not "promoted" any more: Pacemaker counts the promoted monitor as failed (onFailMode).
+    assert agent("monitor") != OCF_RUNNING_PROMOTED
+    assert agent("stop") == OCF_SUCCESS and agent("monitor") == OCF_NOT_RUNNING
+
+
+def test_promote_without_start_is_refused(agent: Agent) -> None:
+    assert agent("promote") not in (OCF_SUCCESS, OCF_RUNNING_PROMOTED)
+    assert agent.daemon() is None
