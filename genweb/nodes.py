@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -254,8 +255,27 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+ALLOWED_NETWORKS_ENV = "GENWEB_ALLOWED_NETWORKS"
+
+
+def _allowed(host: str) -> bool:
+    """$GENWEB_ALLOWED_NETWORKS (comma-separated CIDRs), when set, confines node connections:
+    the test suite sets it to the loopback and lab ranges so no test can reach anything else."""
+    networks = os.environ.get(ALLOWED_NETWORKS_ENV, "").strip()
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name could resolve anywhere
+    return any(address in ipaddress.ip_network(net.strip(), strict=False)
+               for net in networks.split(",") if net.strip())
+
+
 def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
     """The production connector: a plain TCP connection."""
+    if not _allowed(host):
+        raise OSError(f"{host} is outside {ALLOWED_NETWORKS_ENV}={os.environ[ALLOWED_NETWORKS_ENV]}")
     return socket.create_connection((host, port), timeout=timeout)
 
 

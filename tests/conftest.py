@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
+
+# The network rule (DESIGN.md 5): node connections from any test reach only loopback and the
+# lab's ranges, whatever addresses a test or a fuzzer puts into the configuration.
+os.environ["GENWEB_ALLOWED_NETWORKS"] = "127.0.0.0/8,198.18.0.0/15"
 
 from genweb import create_app
 from genweb.auth import set_password

@@ -399,7 +399,7 @@ KEY_VALID = [
     ("tlsProxyConfigs", "tlsVerifyDepth", "9", "9"),
     ("tlsProxyConfigs", "tlsVerifyDepth", "100", "100"),
     ("tlsProxyConfigs", "tlsRole", "Server", "server"),
-    ("tlsProxyConfigs", "method", "tlsv1.3+", "TLSv1.3+"),
+    ("tlsProxyConfigs", "method", "tlsv1.1+", "TLSv1.1+"),
     ("tlsProxyConfigs", "tlsVerify", "optional no ca", "Optional No CA"),
     ("subscribers", "ha1", "ffffffffffffffffffffffffffffffff", "ffffffffffffffffffffffffffffffff"),
     ("subscribers", "password", "", ""),

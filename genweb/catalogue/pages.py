@@ -294,15 +294,15 @@ MEDIA_CONFIG = Page(
         Key("rtpList", f"List of outbound IP addresses as {_ENDPOINTS} that will not use outbound "
             "media encryption (overridden by 'amtelcoMediaEncryption' header, if present). If no "
             "<port>, applies to all outbound ports.", "8.1.10", Kind.LIST,
-            checker=v.host_port_list, example="192.0.2.10 sip.example.net:5060"),
+            checker=v.host_port_list, effect=L, example="192.0.2.10 sip.example.net:5060"),
         Key("dtlsList", f"List of outbound IP addresses as {_ENDPOINTS} that will use dtls for "
             "outbound media encryption (overridden by 'amtelcoMediaEncryption' header, if present). "
             "If no <port>, applies to all outbound ports.", "8.1.11", Kind.LIST,
-            checker=v.host_port_list, example="192.0.2.11"),
+            checker=v.host_port_list, effect=L, example="192.0.2.11"),
         Key("sdesList", f"List of outbound IP addresses as {_ENDPOINTS} that will use sdes for "
             "outbound media encryption (overridden by dtlsList and 'amtelcoMediaEncryption' header, "
             "if present). If no <port>, applies to all outbound ports.", "8.1.12", Kind.LIST,
-            checker=v.host_port_list, example="192.0.2.12:5061"),
+            checker=v.host_port_list, effect=L, example="192.0.2.12:5061"),
         tristate("changeMediaEncryption", "Enable the proxy server to change the media encryption "
                  "when the inbound and outbound transports (i.e. UDP/TCP/TLS) differ and the "
                  "encryption has not been set by the 'amtelcoMediaEncryption' header, 'rtpList', "
@@ -319,8 +319,8 @@ MEDIA_CONFIG = Page(
 
 # -- 9.2 Proxy TLS Configuration -------------------------------------------------------------
 
-TLS_METHODS = ("TLSv1.2+", "TLSv1.3+", "TLSv1.1+", "TLSv1+", "TLSv1.3", "TLSv1.2", "TLSv1.1",
-               "TLSv1", "SSLv23")
+# Kamailio 5.6's tls module: no TLSv1.3-only method exists ("TLSv1.2+" also negotiates 1.3).
+TLS_METHODS = ("TLSv1.2+", "TLSv1.1+", "TLSv1+", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv23")
 TLS_DEFAULT_DOMAIN = "default"
 
 TLS_CONFIGS = Page(
@@ -339,7 +339,7 @@ TLS_CONFIGS = Page(
             required=True, effect=L, example="server"),
         Key("method", "TLS Protocol method to use for this section. SSL protocols are considered "
             "insecure and should be avoided. (default TLSv1.2+)", "9.2.3", Kind.CHOICE,
-            default="TLSv1.2+", choices=(DEFAULT, *TLS_METHODS), effect=L, example="TLSv1.3+"),
+            default="TLSv1.2+", choices=(DEFAULT, *TLS_METHODS), effect=L, example="TLSv1.2"),
         Key("tlsPrivateKey", "Name of TLS Private Key file to use for this section. The file must be "
             "in '/etc/ssl/genproxy_pvt'", "9.2.4", checker=v.pvt_file, effect=L, example="proxy.key"),
         Key("tlsCertificate", "Name of the TLS Certificate file to use for this section. If the "
@@ -516,7 +516,8 @@ DATABASE_CONFIG = Page(
             checker=_DB_NAME, example="kamailio"),
         Key("dbrwUser", "Read/Write username for database (default 'amtelco')", "13.1.5",
             default="amtelco", checker=_DB_NAME, example="amtelco"),
-        secret("dbrwPass", "Read/Write password for database", "13.1.6"),
+        Key("dbrwPass", "Read/Write password for database", "13.1.6", Kind.SECRET,
+            checker=v.db_url_password, example="s3cret-pass"),
         secret("dbroPass", "Read Only password for database", "13.1.7"),
         secret("replicationPass", "Password for the high availability backup replication system",
                "13.1.8"),

@@ -199,6 +199,15 @@ def cipher_list(value: str) -> str:
     return value
 
 
+def db_url_password(value: str) -> str:
+    """dbrwPass travels in Kamailio 5.6's db_url, whose parser stops at '/'."""
+    if "/" in value:
+        raise Invalid("Kamailio cannot use a database password containing '/': choose another")
+    if len(value) > 256 or re.search(r"[\x00-\x1f\x7f]", value):
+        raise Invalid("use at most 256 printable characters")
+    return value
+
+
 # -- the manual's list grammars --------------------------------------------------------------
 
 

@@ -214,7 +214,7 @@ def test_the_default_tls_sections_cannot_be_deleted_or_renamed(client):
         assert section["locked"] == ["tlsDomain", "tlsRole"]
         renamed = client.patch(url, json={"tlsDomain": "192.0.2.1:5061"})
         assert renamed.status_code == 422
-        assert client.patch(url, json={"method": "TLSv1.3+"}).status_code == 200
+        assert client.patch(url, json={"method": "TLSv1.1+"}).status_code == 200
 
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def all_features_snapshot(ports: Ports, notify_port: int, provider_port: int) ->
                       "auth_username": "acct1", "auth_password": "acctpw",
                       "auth_proxy": f"127.0.0.5:{provider_port}", "expires": "600"}]
     tls_sections = [{"tlsDomain": "default", "tlsRole": "server"},
-                    {"tlsDomain": "default", "tlsRole": "client", "method": "TLSv1.3+"},
+                    {"tlsDomain": "default", "tlsRole": "client", "method": "TLSv1.2+"},
                     {"tlsDomain": f"127.0.0.9:{ports.private_tls}", "tlsRole": "client",
                      "tlsPrivateKey": "proxy.key", "tlsCertificate": "proxy.crt",
                      # a small list: OpenSSL loads it once per Kamailio process (9.2.9)
