@@ -36,7 +36,8 @@ MYSQL_DATABASE = "kamailio"  # kamDatabase is for MS SQL only (13.1.4)
 # (as root, into MYSQL_DATABASE, when its `version` table does not exist yet).
 KAMAILIO_MYSQL_SCHEMA = tuple(
     f"/usr/share/kamailio/mysql/{module}-create.sql"
-    for module in ("standard", "auth_db", "usrloc", "permissions", "uac", "dispatcher")
+    # htable keeps the current primary dispatch set across restarts and failovers (7.1.17)
+    for module in ("standard", "auth_db", "usrloc", "permissions", "uac", "dispatcher", "htable")
 )
 
 ODBC_INI = "/etc/odbc.ini"

@@ -6,8 +6,8 @@
 -- then gives dbrwUser (default amtelco) read/write access, for example:
 --     GRANT SELECT, INSERT, UPDATE, DELETE ON SCHEMA::dbo TO [amtelco];
 --
--- Translated from Kamailio 5.6's MySQL schema (standard, auth_db, usrloc, permissions, uac and
--- dispatcher: the tables genproxy uses), keeping every column, default, key and index and the
+-- Translated from Kamailio 5.6's MySQL schema (standard, auth_db, usrloc, permissions, uac,
+-- dispatcher and htable: the tables genproxy uses), keeping every column, default, key, index and the
 -- table versions Kamailio checks at start-up:
 --   INT UNSIGNED AUTO_INCREMENT  -> INT IDENTITY(1,1) (no unsigned types; 2^31 ids is plenty)
 --   SMALLINT UNSIGNED (a port)   -> INT (SMALLINT stops at 32767)
@@ -130,4 +130,17 @@ CREATE TABLE [dispatcher] (
 );
 
 INSERT INTO [version] ([table_name], [table_version]) VALUES ('dispatcher', 4);
+GO
+
+-- htable-create.sql
+CREATE TABLE [htable] (
+    [id] INT IDENTITY(1,1) NOT NULL PRIMARY KEY,
+    [key_name] VARCHAR(64) NOT NULL DEFAULT '',
+    [key_type] INT NOT NULL DEFAULT 0,
+    [value_type] INT NOT NULL DEFAULT 0,
+    [key_value] VARCHAR(128) NOT NULL DEFAULT '',
+    [expires] INT NOT NULL DEFAULT 0
+);
+
+INSERT INTO [version] ([table_name], [table_version]) VALUES ('htable', 2);
 GO

@@ -27,7 +27,8 @@ PASSWORDS = {"rootPass": "root'pw\\", "dbrwPass": HOSTILE, "dbroPass": "ro pass;
              "replicationPass": "repl#1\"'"}
 NODES = [{"nodeID": "1", "nodeName": "node1", "privateIP": "127.0.0.1"},
          {"nodeID": "2", "nodeName": "node2", "privateIP": "127.0.0.3"}]
-MSSQL_TABLES = ("version", "subscriber", "location", "address", "uacreg", "dispatcher")
+MSSQL_TABLES = ("version", "subscriber", "location", "address", "uacreg", "dispatcher",
+                "htable")
 
 
 def db_snapshot(config: dict[str, str] | None = None, nodes: list[dict[str, str]] | None = None) -> Snapshot:
