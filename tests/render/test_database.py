@@ -264,7 +264,7 @@ def test_kamailio_schema_versions_loaded(server: Server) -> None:
     versions = dict(row.split("\t") for row in rows)
     assert {name: versions[name] for name in MSSQL_TABLES} == {
         "version": "1", "subscriber": "7", "location": "9", "address": "6", "uacreg": "5",
-        "dispatcher": "4"}
+        "dispatcher": "4", "htable": "2"}
 
 
 def test_statements_rerun_cleanly_and_change_passwords(server: Server) -> None:
