@@ -11,7 +11,7 @@ from flask_smorest import Api
 
 from .. import __version__, csrf
 from ..catalogue import PAGES
-from . import docs, resources, schemas
+from . import database, docs, resources, schemas
 
 DESCRIPTION = """\
 Everything the browser pages configure, for scripts. Each page of the manual is a resource
@@ -67,6 +67,7 @@ def register(app: Flask) -> None:
         "type": "http", "scheme": "basic",
         "description": "the web users of genweb (genweb passwd USER)"})
     api.register_blueprint(resources.blp)
+    api.register_blueprint(database.blp)
     for page in PAGES.values():
         kind = "records" if page.collection else "key/value page"
         api.spec.tag({"name": page.name,

@@ -8,6 +8,7 @@ hundred requests, well under a minute.
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -73,8 +74,11 @@ def _run(strategy, seen: Counter, examples: int) -> None:
         response = case.call(headers=basic_auth())
         seen[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
+        body = response.content
+        if body[:2] == b"\x1f\x8b":  # the Database Utilities download: look inside the file
+            body = gzip.decompress(body)
         for secret in SECRETS.values():
-            assert secret not in response.text, f"{case.method} {case.formatted_path} leaks"
+            assert secret.encode() not in body, f"{case.method} {case.formatted_path} leaks"
 
     run()
 
