@@ -88,4 +88,4 @@ def render(snapshot: Snapshot) -> Rendered:
 def _load_engines() -> None:
     """Import the engine modules once so that their renderers register themselves."""
     from .. import kamailio  # noqa: F401
-    from . import cluster, database, hosts, media  # noqa: F401
+    from . import alerts, cluster, database, hosts, media  # noqa: F401
