@@ -53,3 +53,15 @@ def client(app):
     test_client = app.test_client()
     test_client.environ_base["HTTP_AUTHORIZATION"] = basic_auth()["Authorization"]
     return test_client
+
+
+@pytest.fixture(scope="session")
+def playwright_session():
+    """One Playwright driver for the whole run: its sync API allows only one per thread, and
+    both the browser tests and the install tests drive Chromium."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.skip("the Python playwright package is not installed (pip install -e .[test])")
+    with sync_playwright() as playwright:
+        yield playwright

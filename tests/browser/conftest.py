@@ -30,19 +30,14 @@ from genweb.store import db
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_session):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium): "
                     "the real-browser tests need it")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        pytest.skip("the Python playwright package is not installed (pip install -e .[test])")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    chromium = playwright_session.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                  args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

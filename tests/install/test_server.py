@@ -218,10 +218,11 @@ def test_the_genweb_command_manages_users_as_the_service_user(server):
     assert server.get("https://127.0.0.1/", auth=("second", "second pass 2")).status == 200
 
 
-def test_chromium_logs_in_with_basic_auth_over_https_and_saves_system_config(server, tmp_path):
+def test_chromium_logs_in_with_basic_auth_over_https_and_saves_system_config(
+        server, tmp_path, playwright_session):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing at {CHROMIUM} (scripts/test.sh installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     # Chromium runs inside the server's namespace: a wrapper enters it, then execs chromium
     # with Playwright's arguments and pipes.
@@ -229,31 +230,31 @@ def test_chromium_logs_in_with_basic_auth_over_https_and_saves_system_config(ser
     wrapper.write_text(f'#!/bin/sh\nexec nsenter --net=/run/netns/{server.netns} -- '
                        f'{CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(wrapper), headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                base_url="https://127.0.0.1", ignore_https_errors=True,
-                http_credentials={"username": ADMIN, "password": PASSWORD})
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            page.goto("/")
-            expect(page.get_by_role("link", name="System Config")).to_be_visible()
-            page.get_by_role("link", name="System Config").click()
-            page.wait_for_url("**/systemConfig")
-            for key, value in SYSTEM.items():
-                page.locator(f"#f-{key}").fill(value)
-            with page.expect_navigation():
-                page.get_by_role("button", name="Save").click()
-            expect(page.locator(".flash.success")).to_contain_text("System Configuration saved")
-            page.reload()
-            for key, value in SYSTEM.items():
-                expect(page.locator(f"#f-{key}")).to_have_value(value)
-            page.screenshot(path=str(tmp_path / "system-config.png"), full_page=True)
-            context.close()
-        finally:
-            browser.close()
+    # one Playwright driver serves the whole run (tests/conftest.py)
+    browser = playwright_session.chromium.launch(executable_path=str(wrapper), headless=True,
+                                                 args=CHROMIUM_ARGS)
+    try:
+        context = browser.new_context(
+            base_url="https://127.0.0.1", ignore_https_errors=True,
+            http_credentials={"username": ADMIN, "password": PASSWORD})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto("/")
+        expect(page.get_by_role("link", name="System Config")).to_be_visible()
+        page.get_by_role("link", name="System Config").click()
+        page.wait_for_url("**/systemConfig")
+        for key, value in SYSTEM.items():
+            page.locator(f"#f-{key}").fill(value)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        expect(page.locator(".flash.success")).to_contain_text("System Configuration saved")
+        page.reload()
+        for key, value in SYSTEM.items():
+            expect(page.locator(f"#f-{key}")).to_have_value(value)
+        page.screenshot(path=str(tmp_path / "system-config.png"), full_page=True)
+        context.close()
+    finally:
+        browser.close()
     saved = server.get("http://127.0.0.1/api/systemConfig").json()["values"]
     assert {key: saved[key] for key in SYSTEM} == SYSTEM
 
@@ -261,7 +262,7 @@ def test_chromium_logs_in_with_basic_auth_over_https_and_saves_system_config(ser
 def test_running_install_again_upgrades_in_place_and_keeps_the_store_and_users(server):
     """The upgrade runs inside the booted root, offline, with the services running."""
     assert server.patch("https://127.0.0.1/api/systemConfig",
-                        {"systemName": "kept-across-upgrade"}).status == 200
+                        {**SYSTEM, "systemName": "kept-across-upgrade"}).status == 200
     before = server.get("https://127.0.0.1/api/systemConfig").json()["values"]
     users_before = server.box.path("/var/lib/genweb/htpasswd").read_text()
     pid_before = server.gunicorn_pid()
