@@ -41,8 +41,9 @@ def tristate(name: str, description: str, section: str, default: str, effect: Ef
                choices=TRISTATE_CHOICES, effect=effect, example=YES if default == NO else NO)
 
 
-def secret(name: str, description: str, section: str, effect: Effect = S, hash32: bool = False) -> Key:
-    return Key(name, description, section, Kind.SECRET, checker=v.hex32 if hash32 else None,
+def secret(name: str, description: str, section: str, effect: Effect = S, hash32: bool = False,
+           checker: v.Checker | None = None) -> Key:
+    return Key(name, description, section, Kind.SECRET, checker=v.hex32 if hash32 else checker,
                effect=effect, example="0123456789abcdef0123456789abcdef" if hash32 else "s3cret-pass")
 
 
@@ -159,10 +160,12 @@ FENCES = Page(
             checker=_SNMP_USER, required=True, effect=L, example="private"),
         Key("fenceSnmpAuthProt", "SNMP V3 Authentication Protocol", "6.2.10", Kind.CHOICE,
             default="None", choices=("None", "SHA", "MD5"), effect=L, example="SHA"),
-        secret("fenceSnmpAuthPass", "SNMP V3 Authentication Password", "6.2.11", L),
+        secret("fenceSnmpAuthPass", "SNMP V3 Authentication Password", "6.2.11", L,
+               checker=v.pass_phrase),
         Key("fenceSnmpPrivProt", "SNMP V3 Privacy Protocol", "6.2.12", Kind.CHOICE,
             default="None", choices=("None", "DES", "AES"), effect=L, example="AES"),
-        secret("fenceSnmpPrivPass", "SNMP V3 Privacy Password", "6.2.13", L),
+        secret("fenceSnmpPrivPass", "SNMP V3 Privacy Password", "6.2.13", L,
+               checker=v.pass_phrase),
     ),
     index_columns=("fenceName", "fenceNodeName", "fencePriority"),
     unique=(("fenceName",),),
@@ -389,7 +392,7 @@ NOTIFICATIONS = Page(
         Key("notifyUser", "Username for accessing the server if authentication is used.", "10.2.3",
             checker=_SIP_USER, example="proxy"),
         secret("notifyPassword", "Password for accessing the server if authentication is used.",
-               "10.2.4"),
+               "10.2.4", checker=v.config_password),
         Key("notifyUserAgent", "Useragent to use for notification events (default 'Genesis Proxy')",
             "10.2.5", default="Genesis Proxy", checker=v.header_text, example="Genesis Proxy"),
         tristate("notifyVerifyPeer", "Enables peer verification if protocol is https. If disabled, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Callable
 
 Checker = Callable[[str], str]
@@ -193,16 +194,60 @@ def abs_path(value: str) -> str:
     return value
 
 
+# Kamailio's cfg_parser (tls.cfg, http_client.cfg) refuses a value longer than this
+# ("Token too long"), and the module then stops Kamailio from starting.
+CFG_PARSER_MAX = 512
+
+
 def cipher_list(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9:+!@=_.,-]{1,1024}", value):
+    """An OpenSSL cipher list (9.2.11, 10.2.10). OpenSSL must select at least one cipher from it:
+    Kamailio's tls module refuses to start on a list that selects none."""
+    if len(value) > CFG_PARSER_MAX:
+        raise Invalid(f"too long (at most {CFG_PARSER_MAX} characters)")
+    if not re.fullmatch(r"[A-Za-z0-9:+!@=_.,-]+", value):
         raise Invalid("must be an OpenSSL cipher list such as 'HIGH:!aNULL:!MD5'")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).set_ciphers(value)
+    except ssl.SSLError:
+        raise Invalid(f"OpenSSL selects no cipher from '{value}': use an OpenSSL cipher list "
+                      "such as 'HIGH:!aNULL:!MD5'") from None
+    return value
+
+
+def config_password(value: str) -> str:
+    """A password written into a Kamailio configuration file (notifyPassword, http_client.cfg):
+    a quoted string there carries any printable text, but no control character."""
+    if len(value) > 256:
+        raise Invalid("too long (at most 256 characters)")
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise Invalid("use printable characters only (no tabs, line breaks or other control "
+                      "characters)")
+    return value
+
+
+def pass_phrase(value: str) -> str:
+    """An SNMPv3 pass phrase of a fence (6.2.11, 6.2.13): the fence agent hands it to snmpget as
+    a command-line argument, which cannot hold a NUL character (the agent then fails to fence)."""
+    if len(value) > 256:
+        raise Invalid("too long (at most 256 characters)")
+    if "\n" in value or "\r" in value:
+        raise Invalid("must be a single line")
+    if "\x00" in value:
+        raise Invalid("the NUL character cannot be part of a pass phrase: the fence agent passes "
+                      "it to snmpget on a command line")
     return value
 
 
 def db_url_password(value: str) -> str:
-    """dbrwPass travels in Kamailio 5.6's db_url, whose parser stops at '/'."""
+    """dbrwPass travels in Kamailio 5.6's db_url, whose parser stops at '/'. With MS SQL,
+    db_unixodbc pastes it unquoted into the ODBC connection string "...;PWD=<dbrwPass>;", where
+    ';' ends it (the rest would be read as further connection attributes) and a leading '{'
+    starts a braced value."""
     if "/" in value:
         raise Invalid("Kamailio cannot use a database password containing '/': choose another")
+    if ";" in value or value.startswith("{"):
+        raise Invalid("Kamailio's ODBC connection (MS SQL) cannot carry a password containing ';' "
+                      "or starting with '{': choose another")
     if len(value) > 256 or re.search(r"[\x00-\x1f\x7f]", value):
         raise Invalid("use at most 256 printable characters")
     return value
@@ -318,6 +363,8 @@ def socket_list(protocols: tuple[str, ...]) -> Checker:
 
 def notify_url(value: str) -> str:
     """``[http[s]://]<server>[:<port>]`` (10.2.1); an optional path is allowed (docs/decisions.md)."""
+    if len(value) > 255:  # http_client.cfg holds it (with http:// added): CFG_PARSER_MAX
+        raise Invalid("too long (at most 255 characters)")
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise Invalid(f"'{value}': only http:// or https:// may come before the server")
