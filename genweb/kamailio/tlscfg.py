@@ -66,6 +66,15 @@ def section_lines(section: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def tls_sockets(snapshot: Snapshot) -> set[str]:
+    """``ip:port`` of every socket Kamailio listens on with TLS (SIPS and HTTPS control)."""
+    from .model import build
+
+    built = build(snapshot)
+    return {f"{listen.ip}:{listen.port}" for listen in (*built.listens, *built.http_sockets)
+            if listen.proto == "tls"}
+
+
 def default_section(snapshot: Snapshot, role: str) -> dict[str, str]:
     """A default section nobody has edited yet: the catalogue's defaults."""
     from ..catalogue import TLS_CONFIGS
@@ -83,6 +92,14 @@ def tls_cfg(snapshot: Snapshot) -> str:
     order = sorted(sections, key=lambda item: (item[1] != TLS_DEFAULT_DOMAIN, item[0], item[1]))
     text = ["# Kamailio TLS profiles (9.2), written by genweb at every commit: edits are lost.",
             "# Used by SIPS sockets (enableTLS) and tls: dispatchListenSock sockets.", ""]
+    listening = tls_sockets(snapshot)
     for key in order:
+        role, domain = key
+        if role == "server" and domain != TLS_DEFAULT_DOMAIN and domain not in listening:
+            # Kamailio refuses to start with a server profile for an address it does not listen
+            # on with TLS ("No listening socket found"): keep the section, out of Kamailio's way.
+            text += [f"# [server:{plain_token(domain, r'[0-9.]+:[0-9]+', 'tlsDomain')}] is not one "
+                     "of this proxy's TLS sockets, so it is left out.", ""]
+            continue
         text += section_lines(sections[key]) + [""]
     return "\n".join(text)
