@@ -74,3 +74,32 @@ def test_run_serves_the_interface_with_basic_auth(tmp_path: Path):
         server.terminate()
         output = server.communicate(timeout=10)[0]
     assert f"http://localhost:{port}/" in output and "Log in as one of: admin" in output
+
+
+def test_render_writes_every_nodes_files_for_inspection(tmp_path: Path):
+    from genweb import create_app, store
+
+    instance, out = tmp_path / "configured", tmp_path / "rendered"
+    app = create_app({"TESTING": True}, instance=instance)
+    with app.app_context():
+        store.save_settings("systemConfig", {"privateIP": "192.168.40.70", "privateSubnet": "24",
+                                             "privatePing": "192.168.40.1"})
+        store.save_settings("databaseConfig", {"dbEngine": "MySQL", "dbrwPass": "rw-pass-1"})
+        for number in (1, 2):
+            store.create_record("haNodes", {"nodeID": str(number), "nodeName": f"node{number}",
+                                            "privateIP": f"192.168.40.7{number}"})
+        store.db.engine.dispose()
+    done = genweb("--instance", str(instance), "render", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    for node in ("node1", "node2"):
+        cfg = out / node / "etc/kamailio/kamailio.cfg"
+        assert "192.168.40.70" in cfg.read_text()
+        assert oct(cfg.stat().st_mode & 0o777) == "0o640"
+        assert "node2" in (out / node / "etc/hosts").read_text()
+    assert "primitive" in (out / "cluster.crm").read_text()
+    again = genweb("--instance", str(instance), "render", "--out", str(out / "again"))
+    assert (out / "again/node1/etc/kamailio/kamailio.cfg").read_bytes() == \
+        (out / "node1/etc/kamailio/kamailio.cfg").read_bytes()  # generated secrets are kept
+    assert again.returncode == 0
+    wrong = genweb("--instance", str(instance), "render", "--out", str(out), "--node", "node9")
+    assert wrong.returncode != 0 and "no such node: node9" in wrong.stderr
