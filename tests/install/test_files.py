@@ -173,3 +173,17 @@ def test_sudo_reads_only_configuration_files():
     for refused in ("-- /etc/shadow", "/etc/hosts", "-- /etc/ssl/private/ssl-cert-snakeoil.key",
                     "-- /root/.ssh/id_ed25519", "-- /etc/kamailio/../shadow"):
         assert not read.fullmatch(refused), refused
+
+
+def test_the_systemd_unit_passes_systemd_analyze(tmp_path: Path) -> None:
+    """The unit is checked offline; the only complaint allowed is the gunicorn path, which exists
+    only after install.sh has built /opt/genweb/venv."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / "genweb.service"
+    unit.write_text((CHECKOUT / "deploy" / "genweb.service").read_text())
+    checked = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                             text=True, timeout=60)
+    complaints = [line for line in (checked.stdout + checked.stderr).splitlines()
+                  if line.strip() and "/opt/genweb/venv/bin/gunicorn" not in line]
+    assert complaints == []
