@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None,
         INDEX_PAGE_SIZE=100,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         VERSION=__version__,
+        NODE_CONNECTOR="tcp",  # how commits reach nodes: "tcp", or "lab:NAME" (docs/lab.md)
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:

@@ -30,20 +30,21 @@ SIDEBAR = (
     SidebarLink("Outbound Registrations", "records.index", "outboundRegistrations"),
     SidebarLink("Database Config", "settings.databaseConfig", "databaseConfig"),
     SidebarLink("Database Utilities", "database_utilities.index"),
-    SidebarLink("Rebuild Nodes", None),
-    SidebarLink("Commit Configs", None),
+    SidebarLink("Rebuild Nodes", "operations.rebuild"),
+    SidebarLink("Commit Configs", "operations.commit"),
 )
 assert {link.page for link in SIDEBAR if link.page} == set(PAGES)
 
 
 def register(app: Flask) -> None:
-    from . import database_utilities, home, jobs, records, settings
+    from . import database_utilities, home, jobs, operations, records, settings
 
     app.register_blueprint(home.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(database_utilities.bp)
+    app.register_blueprint(operations.bp)
 
     @app.context_processor
     def _sidebar():

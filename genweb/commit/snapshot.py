@@ -1,9 +1,10 @@
 """A configuration snapshot: everything render needs, frozen, with no database behind it.
 
 ``take_snapshot()`` reads the staging store (staged values; records marked for deletion left
-out). ``Snapshot.build()`` makes one from plain dicts, for tests and for ``genweb render``
-from a file. Values keep the manual's key names; ``value()`` resolves defaults through the
-catalogue, so render never repeats a default.
+out), or with ``committed=True`` the last committed configuration. ``Snapshot.build()`` makes
+one from plain dicts, for tests and for ``genweb render`` from a file. Values keep the manual's
+key names; ``value()`` resolves defaults through the catalogue, so render never repeats a
+default.
 """
 
 from __future__ import annotations
@@ -76,15 +77,28 @@ class Snapshot:
         return sorted(self.rows("haNodes"), key=lambda node: int(node["nodeID"]))
 
 
-def take_snapshot(generated: Mapping[str, str] | None = None) -> Snapshot:
-    """The staged configuration from the store (inside an application context)."""
+def take_snapshot(generated: Mapping[str, str] | None = None, *, committed: bool = False) -> Snapshot:
+    """The staged configuration from the store (inside an application context).
+
+    ``committed=True`` gives the last committed configuration instead: each key's committed
+    value (its initial value if it was never committed), records as committed, those never
+    committed left out and those marked for deletion kept (they are still on the cluster).
+    """
     from .. import store
 
-    settings = {name: store.get_settings(name).values
-                for name, page in PAGES.items() if not page.collection}
+    settings = {}
+    for name, page in PAGES.items():
+        if not page.collection:
+            view = store.get_settings(name)
+            settings[name] = ({key: value for key, value in view.committed.items()
+                               if value is not None} if committed else view.values)
     records = {}
     for name, page in PAGES.items():
         if page.collection:
             listing = store.list_records(name, include_hidden=True)
-            records[name] = [item.values for item in listing.items if item.state != "deleted"]
+            if committed:
+                records[name] = [item.committed for item in listing.items
+                                 if item.committed is not None]
+            else:
+                records[name] = [item.values for item in listing.items if item.state != "deleted"]
     return Snapshot.build(settings, records, generated)
