@@ -28,7 +28,7 @@ NODE_PACKAGES=(
   kamailio-redis-modules kamailio-unixodbc-modules kamailio-utils-modules kamailio-json-modules
   rtpengine-daemon rtpengine-utils redis-server mariadb-server mariadb-client
   odbc-mariadb unixodbc corosync pacemaker crmsh resource-agents fence-agents
-  snmp python3 python3-pysnmp4 openssh-server sudo iproute2 iputils-ping curl ca-certificates
+  snmp sipsak python3 python3-pysnmp4 openssh-server sudo iproute2 iputils-ping curl ca-certificates
 )
 
 SSHD_CONFIG=/etc/ssh/sshd_config

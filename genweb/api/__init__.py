@@ -19,7 +19,7 @@ named as the page (systemConfig, haNodes ...); each key keeps the manual's exact
 
 Values are strings, as typed in the pages: tri-states are "Yes", "No" or "Default"; integers
 are digits; lists are lines. Blank ("") means "not used" or the default. Saved changes are
-staged: they reach the cluster only when the configuration is committed (a later version).
+staged: they reach the cluster only when the configuration is committed (POST /api/commit).
 
 Authentication: HTTP basic, the same users as the browser pages.
 
