@@ -65,11 +65,27 @@ def switch(lab: Lab) -> Iterator[Switch]:
                            check=True, capture_output=True, timeout=30)
 
 
+NODE_AGENTS = "/run/genweb-test-agents"  # per-node tmpfs: the checkout may not be visible there
+_copied: set[tuple[str, str, str]] = set()
+
+
+def agent_in_node(lab: Lab, node: str, agent: Path) -> str:
+    """Copy the agent (and fence_ether_snmp, which the wrappers run from their own folder) into
+    the node, as install.sh --node would: a node sees its own /tmp, /root, /home and /run."""
+    for source in dict.fromkeys((AGENT, agent)):
+        if (lab.name, node, source.name) not in _copied:
+            lab.exec(node, ["sh", "-c", 'mkdir -p "$1" && cat > "$1/$2" && chmod 755 "$1/$2"',
+                            "sh", NODE_AGENTS, source.name], input=source.read_text())
+            _copied.add((lab.name, node, source.name))
+    return f"{NODE_AGENTS}/{agent.name}"
+
+
 def fence(lab: Lab, on: LabNode, *args: str, stdin: str | None = None,
           agent: Path = AGENT) -> subprocess.CompletedProcess[str]:
     """The agent run inside a node (its shebang: the nodes' /usr/bin/python3), timed."""
+    path = agent_in_node(lab, on.name, agent)
     started = time.monotonic()
-    done = lab.exec(on.name, [str(agent), *args], input=stdin if stdin is not None else "",
+    done = lab.exec(on.name, [path, *args], input=stdin if stdin is not None else "",
                     check=False, timeout=60)
     assert time.monotonic() - started < RUN_LIMIT, f"the agent took too long: {done.stderr}"
     return done
