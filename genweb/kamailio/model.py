@@ -29,6 +29,8 @@ GRP_RTP, GRP_DTLS, GRP_SDES = 4, 5, 6
 # Dispatcher sets as in the manual's Figure 4: "1 (Primary)" holds the dispatchPriUser systems,
 # "0 (Backup)" the dispatchSecUser ones. Which of them is primary now is in htable dsrole.
 SET_PRI_USER, SET_SEC_USER = 1, 0
+# seconds a Genesis has to answer an astPingMethod query (7.1.16-7.1.19) at most
+PING_TIMEOUT_MAX = 4
 
 MYSQL_DATABASE = "kamailio"
 MYSQL_USER = "amtelco"
@@ -235,6 +237,10 @@ def dispatch(snapshot: Snapshot) -> dict[str, object]:
         "ping": ping,
         "ping_method": snapshot.value(PROXY, "astPingMethod"),
         "ping_interval": _int(snapshot, PROXY, "astPingInterval") if ping else 0,
+        # a query unanswered this long (ms) marks the system down: at most the interval, so a
+        # silent Genesis is noticed within about astPingInterval (7.1.19), not tm's fr_timer
+        # (10 s) later; at most 4 s, so a busy but healthy Genesis has time to answer
+        "ping_timeout": min(_int(snapshot, PROXY, "astPingInterval"), PING_TIMEOUT_MAX) * 1000,
         "persistent": snapshot.flag(PROXY, "astPersistentFailover"),
     }
 

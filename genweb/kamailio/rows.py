@@ -102,18 +102,28 @@ def auth_proxy(value: str, r_domain: str) -> str:
     return value if value.lower().startswith(("sip:", "sips:")) else f"sip:{value}"
 
 
+# uac ignores a uacreg row without auth_username or without any password ("empty value not
+# allowed", "no password value provided"), but a provider may register without authentication
+# (12.2.7 only applies "when authentication is required"): such a row gets r_username and this
+# stand-in, which only a registrar that does challenge ever sees (and refuses, as it should).
+NO_PASSWORD = "-"
+
+
 def uacreg_row(snapshot: Snapshot, record: Mapping[str, str]) -> Row:
     """12.2: with a password and a realm the row carries their HA1 instead of the password
     (auth_ha1 has priority in uac); without a realm uac needs the password itself."""
     proxy = auth_proxy(record["auth_proxy"], record["r_domain"])
     transport = _uri_transport(proxy)
-    password, realm, user = record["auth_password"], record["realm"], record["auth_username"]
+    password, realm = record["auth_password"], record["realm"]
+    user = record["auth_username"] or record["r_username"]
     if password and realm:
         auth_password, auth_ha1 = "", m.md5_hex(f"{user}:{realm}:{password}")
     elif password:
         auth_password, auth_ha1 = password, ""
-    else:
+    elif record["auth_ha1"]:
         auth_password, auth_ha1 = "", record["auth_ha1"].lower()
+    else:
+        auth_password, auth_ha1 = NO_PASSWORD, ""
     return {
         "l_uuid": record["l_uuid"], "l_username": record["l_username"],
         "l_domain": record["l_domain"], "r_username": record["r_username"],
