@@ -540,3 +540,18 @@ def test_crm_alert_loads_offline_and_verifies(tmp_path: Path) -> None:
                                                                    "select_nodes"]
     meta = {nv.get("name"): nv.get("value") for nv in alert.iter("nvpair")}
     assert meta == {"timeout": "20s"}
+
+
+@pytest.mark.parametrize(("action", "rc", "event_name"), [
+    ("reboot", "0", "fence.off"), ("on", "0", "fence.on"), ("off", "1", "fence.failed")])
+def test_pacemaker_2_1_fence_alerts_name_the_action_only_in_the_description(
+        tmp_path: Path, serve, action: str, rc: str, event_name: str) -> None:
+    """What Pacemaker 2.1.5 really passes (seen in tests/lab/test_alerts_lab.py): the task is
+    the notification's name, the action is in the description."""
+    server = serve()
+    alert = {**FENCED, "CRM_alert_task": "st_notify_fence", "CRM_alert_rc": rc,
+             "CRM_alert_desc": f"Operation {action} of node3 by node1 for "
+                               f"stonith_admin.361@node1: OK (ref={FENCE_REF})"}
+    event = expect_delivered(run_agent(tmp_path, [destination(server.url)], alert), server)
+    assert (event["event"], event["action"], event["rc"], event["id"]) == (
+        event_name, action, int(rc), FENCE_REF)

@@ -11,7 +11,7 @@ from flask_smorest import Api
 
 from .. import __version__, csrf
 from ..catalogue import PAGES
-from . import database, docs, jobs, operations, resources, schemas
+from . import database, docs, jobs, operations, resources, schemas, status
 
 DESCRIPTION = """\
 Everything the browser pages configure, for scripts. Each page of the manual is a resource
@@ -70,6 +70,7 @@ def register(app: Flask) -> None:
     api.register_blueprint(database.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(operations.blp)
+    api.register_blueprint(status.blp)
     for page in PAGES.values():
         kind = "records" if page.collection else "key/value page"
         api.spec.tag({"name": page.name,

@@ -19,7 +19,7 @@ class SidebarLink:
 # The manual's sidebar (Figure 3), in its order.
 SIDEBAR = (
     SidebarLink("System Config", "settings.systemConfig", "systemConfig"),
-    SidebarLink("System Status", None),
+    SidebarLink("System Status", "status.index"),
     SidebarLink("HA Nodes", "records.index", "haNodes"),
     SidebarLink("Fences", "records.index", "fences"),
     SidebarLink("Proxy Config", "settings.proxyConfig", "proxyConfig"),
@@ -37,7 +37,7 @@ assert {link.page for link in SIDEBAR if link.page} == set(PAGES)
 
 
 def register(app: Flask) -> None:
-    from . import database_utilities, home, jobs, operations, records, settings
+    from . import database_utilities, home, jobs, operations, records, settings, status
 
     app.register_blueprint(home.bp)
     app.register_blueprint(jobs.bp)
@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(records.bp)
     app.register_blueprint(database_utilities.bp)
     app.register_blueprint(operations.bp)
+    app.register_blueprint(status.bp)
 
     @app.context_processor
     def _sidebar():
