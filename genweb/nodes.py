@@ -288,7 +288,7 @@ class SSHTransport:
         self._ssh = _open_transport(target, connector, connect_timeout,
                                     preferred=list(known_hosts.lookup(target)))
         try:
-            _check_host_key(target, self._ssh.get_remote_server_key(), known_hosts)
+            _check_host_key(target, _server_key(self._ssh, target), known_hosts)
             _authenticate(self._ssh, target, key_file)
         except BaseException:
             self._ssh.close()
@@ -334,9 +334,19 @@ def _open_transport(target: Target, connector: Connector, timeout: float,
         ssh.start_client(timeout=timeout)
     except (paramiko.SSHException, OSError, EOFError) as exc:
         ssh.close()
-        raise ConnectFailed(target.name, f"SSH handshake with {where} failed: {exc}") from None
+        raise ConnectFailed(target.name, f"SSH handshake with {where} failed: "
+                            f"{exc or type(exc).__name__}") from None
     ssh.set_keepalive(30)
     return ssh
+
+
+def _server_key(ssh: paramiko.Transport, target: Target) -> paramiko.PKey:
+    """The node's host key; a peer that accepted TCP but never finished SSH is a connect failure."""
+    try:
+        return ssh.get_remote_server_key()
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectFailed(target.name, f"no SSH session with {target.host}:{target.port}: "
+                            f"{exc}") from None
 
 
 def _check_host_key(target: Target, key: paramiko.PKey, known_hosts: KnownHosts) -> None:

@@ -175,3 +175,31 @@ def test_the_write_script_never_writes_into_a_directory(tmp_path):
     argv = ["sh", "-c", nodes.WRITE_SCRIPT, "genweb-write", str(folder), "0644", user, group]
     assert subprocess.run(argv, input=b"data", capture_output=True).returncode != 0
     assert list(folder.iterdir()) == [] and sorted(tmp_path.iterdir()) == [folder]
+
+
+def test_a_peer_that_stalls_the_ssh_handshake_is_a_connect_failure(tmp_path):
+    """paramiko's start_client gives up silently on a negotiation timeout; we must not."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    accepted: list[socket.socket] = []
+
+    def stall() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")  # a banner, then silence
+        accepted.append(conn)
+
+    threading.Thread(target=stall, daemon=True).start()
+    target = Target("node1", "127.0.0.1", port=server.getsockname()[1])
+    try:
+        with pytest.raises(nodes.ConnectFailed, match="node1|127.0.0.1"):
+            nodes.SSHTransport(target, key_file=None,
+                               known_hosts=nodes.KnownHosts(tmp_path / "known_hosts"),
+                               connect_timeout=1.0)
+    finally:
+        for conn in accepted:
+            conn.close()
+        server.close()
