@@ -45,6 +45,11 @@ def section_lines(section: Mapping[str, str]) -> list[str]:
     domain = plain_token(section["tlsDomain"], r"default|[0-9.]+:[0-9]+", "tlsDomain")
     method = plain_token(section["method"], r"[A-Za-z0-9.+]+", "method")
     lines = [f"[{role}:{domain}]"]
+    if role == "client" and domain != TLS_DEFAULT_DOMAIN:
+        # Kamailio 5.6 looks client profiles up by its own local address, not the far end's:
+        # kamailio.cfg names the far end's <ip>:<port> as server_id before every TLS relay
+        # (route SEND_SOCKET), and this finds the section the operator wrote for it (9.2.1).
+        lines.append(f"server_id = {domain}")
     if method in _METHODS_56:
         lines.append(f"# method {method} requested: Kamailio 5.6 offers {_METHODS_56[method]}")
     lines.append(f"method = {_METHODS_56.get(method, method)}")
