@@ -4,17 +4,23 @@ Every node gets the same rtpengine.conf (it names the floating addresses, which 
 node holds), its own redis config (it binds the node's own privateIP for replication) and the
 script that implements foreign-timeout, which rtpengine 10.5 has no option for.
 
-The HA story these files support (the resources themselves are the cluster's, see cluster.py):
+The HA story these files support (the resources themselves are the cluster's, see cluster.py;
+docs/media.md tells it whole):
 - redis runs on every node as a promotable clone: master on the active node, replicas on the
   others (the agent sets the role at run time with REPLICAOF), so every node holds every call.
-- rtpengine runs in the master role only, on the node with the floating IPs and the redis master,
-  ordered after both. At start it restores every call from redis (``redis =``) and keeps writing
-  there (``redis-write =``). It must not run on a replica node with this config: it would restore
-  calls whose addresses it does not hold.
-- Right after a promotion the agent runs ``genproxy-rtpengine-foreign mark``: the calls restored at
-  that moment are the failed node's, the manual's "foreign" calls (8.1.6); they are ended
-  foreign-timeout seconds later. rtpengine's own timeouts still apply to them meanwhile, since
-  calls restored at start-up are its own calls, not keyspace-notification "foreign" ones.
+- rtpengine runs on every node (a promotable clone too). Each one writes its own calls to
+  database 1 of its node's redis (``redis-write``) and subscribes to that database's keyspace
+  notifications (``subscribe-keyspace``), which a replica emits for the writes it replicates:
+  a standby therefore holds every call of the active node as a "foreign" call, its sockets
+  already bound to the floating addresses (the agent allows binding addresses the node does
+  not hold yet, net.ipv4.ip_nonlocal_bind). Calls are restored at start-up from database 2,
+  which nothing writes, so a (re)started rtpengine owns no call: it gets them all as foreign
+  from database 1.
+- Promotion takes the foreign calls over (``rtpengine-ctl active``): rtpengine's own timeouts
+  apply to them again and they are written to the new master. Just before, the agent runs
+  ``genproxy-rtpengine-foreign mark``: the calls foreign at that moment are the failed node's,
+  the manual's "foreign" calls (8.1.6), and they are ended foreign-timeout seconds later.
+  Demotion hands every call back to foreign (``rtpengine-ctl standby``).
 
 These settings are only used when enableNAT is Yes (8.0), yet the files are rendered either way:
 they are inert until the cluster runs rtpengine and redis, and a later enableNAT change then only
@@ -42,7 +48,13 @@ NG_LISTEN = "127.0.0.1:22222"
 CLI_LISTEN = "127.0.0.1:9900"
 # Not Debian's 6379: the packaged redis-server.service may run there; this one is Pacemaker's.
 REDIS_PORT = 6380
+# Every rtpengine writes its calls to REDIS_DB and subscribes to its keyspace; it restores its
+# "own" calls at start-up from REDIS_RESTORE_DB, which nothing writes: a started rtpengine must
+# hold the active node's calls as foreign (a standby must neither time them out nor write them).
 REDIS_DB = 1
+REDIS_RESTORE_DB = 2
+# The keyspace notifications rtpengine acts on: "set" (a string command, $) and "del" (g).
+REDIS_NOTIFY_EVENTS = "K$g"
 # redis keys outlive the calls they describe; with final-timeout disabled, the longest any
 # timeout may be (a year) so that no live call loses its state.
 REDIS_EXPIRES_UNBOUNDED = 31536000
@@ -105,7 +117,7 @@ def redis_expires(snapshot: Snapshot) -> int:
 
 def rtpengine_conf(snapshot: Snapshot) -> str:
     media = "mediaConfig"
-    redis = f"{rtp_db_pass(snapshot)}@127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
+    redis = f"{rtp_db_pass(snapshot)}@127.0.0.1:{REDIS_PORT}"
     return render_template(
         "genweb.commit", "rtpengine.conf.j2",
         interfaces=rtpengine_interfaces(snapshot), listen_ng=NG_LISTEN, listen_cli=CLI_LISTEN,
@@ -115,7 +127,9 @@ def rtpengine_conf(snapshot: Snapshot) -> str:
         silent_timeout=snapshot.value(media, "silent-timeout"),
         final_timeout=snapshot.value(media, "final-timeout"),
         foreign_timeout=snapshot.value(media, "foreign-timeout"),
-        foreign_script=FOREIGN_SCRIPT, redis=redis, redis_expires=redis_expires(snapshot),
+        foreign_script=FOREIGN_SCRIPT, redis_restore=f"{redis}/{REDIS_RESTORE_DB}",
+        redis_write=f"{redis}/{REDIS_DB}", keyspace=REDIS_DB,
+        redis_expires=redis_expires(snapshot),
     )
 
 
@@ -123,7 +137,8 @@ def redis_conf(snapshot: Snapshot, node: Mapping[str, str]) -> str:
     # dict.fromkeys: one bind address when a test (or a one-box lab) puts the node on loopback
     bind = " ".join(dict.fromkeys(("127.0.0.1", node["privateIP"])))
     return render_template("genweb.commit", "redis-genproxy.conf.j2", node=node, bind=bind,
-                           port=REDIS_PORT, password=rtp_db_pass(snapshot))
+                           port=REDIS_PORT, password=rtp_db_pass(snapshot),
+                           notify_events=REDIS_NOTIFY_EVENTS, db=REDIS_DB)
 
 
 def foreign_script(snapshot: Snapshot) -> str:

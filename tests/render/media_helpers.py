@@ -3,15 +3,21 @@ started and stopped by PID, config lines rewritten for a throw-away run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -157,3 +163,87 @@ def offer(port: int, call_id: str, direction: tuple[str, str] = ("priv", "pub"))
                               "replace": ["origin", "session-connection"]})
     assert reply["result"] == b"ok", reply
     return reply["sdp"].decode()
+
+
+# -- RTP and SRTP far ends (tests/media/test_failover.py, bench/media.py) ---------------------
+
+RTP_HEADER = struct.Struct("!BBHII")  # V=2 flags, payload type, sequence, timestamp, SSRC
+SRTP_TAG = 10  # AES_CM_128_HMAC_SHA1_80: an 80-bit authentication tag
+
+
+def rtp_packet(ssrc: int, seq: int, payload: bytes, payload_type: int = 0) -> bytes:
+    """One RTP packet of a 20 ms G.711 stream (160 samples per packet)."""
+    return RTP_HEADER.pack(0x80, payload_type, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, ssrc) + payload
+
+
+def _aes_keystream(key: bytes, counter: int, length: int) -> bytes:
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(counter.to_bytes(16, "big"))).encryptor()
+    return encryptor.update(bytes(length))
+
+
+class Srtp:
+    """SRTP with AES_CM_128_HMAC_SHA1_80 (RFC 3711), the SDES suite of an ``a=crypto`` line.
+
+    One object per key: the far end's own key to send, or the key rtpengine offered to read
+    what rtpengine sends. The rollover counter stays 0: no stream here wraps 65536 packets.
+    """
+
+    def __init__(self, inline: str) -> None:
+        material = base64.b64decode(inline)
+        master_key, master_salt = material[:16], int.from_bytes(material[16:30], "big")
+
+        def derive(label: int, length: int) -> bytes:  # key derivation rate 0: r = 0
+            return _aes_keystream(master_key, (master_salt ^ (label << 48)) << 16, length)
+
+        self.key, self.auth = derive(0, 16), derive(1, 20)
+        self.salt = int.from_bytes(derive(2, 14), "big")
+
+    def _crypt(self, header: bytes, body: bytes) -> bytes:
+        ssrc, seq = int.from_bytes(header[8:12], "big"), int.from_bytes(header[2:4], "big")
+        counter = (self.salt << 16) ^ (ssrc << 64) ^ (seq << 16)
+        stream = _aes_keystream(self.key, counter, len(body))
+        return bytes(a ^ b for a, b in zip(body, stream, strict=True))
+
+    def _tag(self, authenticated: bytes) -> bytes:
+        return hmac.new(self.auth, authenticated + bytes(4), hashlib.sha1).digest()[:SRTP_TAG]
+
+    def protect(self, packet: bytes) -> bytes:
+        header = packet[:RTP_HEADER.size]
+        sealed = header + self._crypt(header, packet[RTP_HEADER.size:])
+        return sealed + self._tag(sealed)
+
+    def unprotect(self, packet: bytes) -> bytes | None:
+        """The plain RTP packet, or None when the tag is wrong (another key, or tampered)."""
+        sealed, tag = packet[:-SRTP_TAG], packet[-SRTP_TAG:]
+        if len(sealed) < RTP_HEADER.size or not hmac.compare_digest(self._tag(sealed), tag):
+            return None
+        header = sealed[:RTP_HEADER.size]
+        return header + self._crypt(header, sealed[RTP_HEADER.size:])
+
+
+def new_sdes_key() -> str:
+    """An ``inline:`` value: 16 bytes of master key and 14 of master salt."""
+    return base64.b64encode(os.urandom(30)).decode()
+
+
+def sdes_key(sdp: str, suite: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[str, str]:
+    """(tag, inline key) of the ``a=crypto`` line with that suite."""
+    found = re.search(rf"^a=crypto:(\d+) {suite} inline:([A-Za-z0-9+/=]+)", sdp, re.MULTILINE)
+    assert found, f"no {suite} in\n{sdp}"
+    return found.group(1), found.group(2)
+
+
+def media_address(sdp: str) -> tuple[str, int]:
+    """The c= address and m=audio port an SDP points its peer at."""
+    address = re.search(r"^c=IN IP4 (\S+)", sdp, re.MULTILINE)
+    port = re.search(r"^m=audio (\d+) ", sdp, re.MULTILINE)
+    assert address and port, sdp
+    return address.group(1), int(port.group(1))
+
+
+def audio_sdp(address: str, port: int, profile: str = "RTP/AVP", crypto: str = "") -> str:
+    lines = ["v=0", f"o=- 1 1 IN IP4 {address}", "s=-", f"c=IN IP4 {address}", "t=0 0",
+             f"m=audio {port} {profile} 0", "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
+    if crypto:
+        lines.append(f"a=crypto:{crypto}")
+    return "\r\n".join(lines) + "\r\n"

@@ -8,6 +8,7 @@ world-readable because the daemon runs as the rtpengine user, as on the nodes.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import pytest
 
 from genweb.commit import cluster, media
 from genweb.commit.snapshot import Snapshot
+from tests.render.media_helpers import offer
 
 AGENT = Path(__file__).resolve().parents[2] / "genweb" / "agents" / "ocf" / "rtpengine"
 OCF_SUCCESS, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
@@ -84,7 +86,10 @@ class Agent:
                     "OCF_RESOURCE_INSTANCE": "rtpeng_prim", "HA_RSCTMP": str(folder),
                     "OCF_RESKEY_CRM_meta_promotable": "true", "OCF_RESKEY_CRM_meta_timeout": "20000",
                     "OCF_RESKEY_config": str(config), "OCF_RESKEY_pidfile": str(self.pidfile),
-                    "OCF_RESKEY_foreign_script": str(script)}
+                    "OCF_RESKEY_foreign_script": str(script),
+                    # no redis here to wait for; and the host's sysctl is not the test's to change
+                    # (test_start_allows_binding_the_floating_addresses runs in its own netns)
+                    "OCF_RESKEY_redis_wait": "0", "OCF_RESKEY_nonlocal_bind": "false"}
 
     def __call__(self, action: str) -> int:
         return subprocess.run([str(AGENT), action], env=self.env, capture_output=True,
@@ -119,36 +124,72 @@ def test_metadata_declares_what_the_cib_sets() -> None:
                           capture_output=True, text=True, check=True).stdout
     root = ET.fromstring(meta)
     parameters = {p.get("name") for p in root.iter("parameter")}
-    assert {"config", "foreign_script"} <= parameters
+    assert {"config", "foreign_script", "redis_wait", "nonlocal_bind"} <= parameters
     roles = {a.get("role") for a in root.iter("action") if a.get("name") == "monitor"}
     assert roles == {"Promoted", "Unpromoted"}
     crm = cluster.cluster_crm(Snapshot.build(
         settings={"systemConfig": {"privateIP": "127.0.0.100", "privateSubnet": "8",
                                    "privatePing": "127.0.0.1"}},
         records={"haNodes": [{"nodeID": "1", "nodeName": "node1", "privateIP": "127.0.0.1"}]}))
-    assert f'config="{media.RTPENGINE_CONF}" foreign_script="{media.FOREIGN_SCRIPT}"' in crm
+    primitive = crm[crm.index("primitive rtpeng_prim"):crm.index("clone rtpeng_clone")]
+    assert (f'config="{media.RTPENGINE_CONF}" foreign_script="{media.FOREIGN_SCRIPT}" '
+            f'redis_wait="{cluster.RTPENGINE_REDIS_WAIT_S}"') in primitive
+    # start waits up to redis_wait for redis, then starts the daemon: its timeout covers both
+    assert f'op start timeout="{cluster.RTPENGINE_REDIS_WAIT_S + 30}s"' in primitive
 
 
-def test_rtpengine_runs_only_while_promoted(agent: Agent) -> None:
+def test_rtpengine_runs_in_both_roles_and_only_the_marker_says_promoted(agent: Agent) -> None:
     assert agent("monitor") == OCF_NOT_RUNNING  # the probe on a fresh node
     assert agent("start") == OCF_SUCCESS
-    assert agent("monitor") == OCF_SUCCESS and agent.daemon() is None  # unpromoted: ready, idle
-
-    assert agent("promote") == OCF_SUCCESS
     pid = agent.daemon()
-    assert pid and agent("monitor") == OCF_RUNNING_PROMOTED
+    assert pid and agent("monitor") == OCF_SUCCESS  # a standby: running, holding foreign calls
     uid = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                if line.startswith("Uid:"))
     assert int(uid) == int(subprocess.run(["id", "-u", "rtpengine"], capture_output=True,
                                           text=True, check=True).stdout)
-    assert agent.marks.read_text() == "mark\n"  # foreign-timeout armed after the takeover
+    assert not agent.marks.exists()
+
+    assert agent("promote") == OCF_SUCCESS
+    assert agent.daemon() == pid and agent("monitor") == OCF_RUNNING_PROMOTED  # no restart
+    assert agent.marks.read_text() == "mark\n"  # foreign-timeout armed at the takeover
 
     assert agent("demote") == OCF_SUCCESS
-    assert agent.daemon() is None and agent("monitor") == OCF_SUCCESS
+    assert agent.daemon() == pid and agent("monitor") == OCF_SUCCESS
 
     assert agent("promote") == OCF_SUCCESS and agent("monitor") == OCF_RUNNING_PROMOTED
     assert agent("stop") == OCF_SUCCESS
     assert agent.daemon() is None and agent("monitor") == OCF_NOT_RUNNING
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs util-linux unshare")
+def test_start_allows_binding_the_floating_addresses(agent: Agent) -> None:
+    """A standby binds addresses its node does not hold: the sysctl, in a network namespace of
+    the test's own (the setting is per namespace), so the host's is left alone."""
+    env = {**agent.env, "OCF_RESKEY_nonlocal_bind": "true"}
+    script = (f"ip link set lo up && sysctl -n net.ipv4.ip_nonlocal_bind && {AGENT} start; "
+              f"echo rc=$?; sysctl -n net.ipv4.ip_nonlocal_bind; {AGENT} stop")
+    out = subprocess.run(["unshare", "--net", "sh", "-c", script], env=env, capture_output=True,
+                         text=True, timeout=60).stdout.split()
+    assert out == ["0", f"rc={OCF_SUCCESS}", "1"]
+    assert agent.daemon() is None
+
+
+def test_promote_takes_calls_over_and_demote_hands_them_back(agent: Agent) -> None:
+    config = (agent.folder / "rtpengine.conf").read_text()
+    ng_port = int(re.search(r"^listen-ng = 127\.0\.0\.1:(\d+)$", config, re.MULTILINE).group(1))
+
+    def calls(which: str) -> list[str]:
+        out = subprocess.run(["rtpengine-ctl", "-config-file", str(agent.folder / "rtpengine.conf"),
+                              "list", "sessions", which], capture_output=True, text=True).stdout
+        return re.findall(r"^callid:\s+(\S+)", out, re.MULTILINE)
+
+    assert agent("start") == OCF_SUCCESS and agent("promote") == OCF_SUCCESS
+    offer(ng_port, "agent-call")
+    assert calls("own") == ["agent-call"]
+    assert agent("demote") == OCF_SUCCESS  # the node loses the addresses: the call is foreign
+    assert calls("foreign") == ["agent-call"] and calls("own") == []
+    assert agent("promote") == OCF_SUCCESS
+    assert calls("own") == ["agent-call"] and calls("foreign") == []
 
 
 def test_a_crashed_promoted_rtpengine_is_reported(agent: Agent) -> None:

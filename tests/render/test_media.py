@@ -65,8 +65,8 @@ def redis_cli(port: int, *command: str, password: str | None = RTP_DB_PASS) -> s
     return (result.stdout + result.stderr).strip()
 
 
-def call_ids(conf: Path) -> list[str]:
-    return re.findall(r"^callid:\s+(\S+)", ctl(conf, "list", "sessions", "all"), re.MULTILINE)
+def call_ids(conf: Path, which: str = "all") -> list[str]:
+    return re.findall(r"^callid:\s+(\S+)", ctl(conf, "list", "sessions", which), re.MULTILINE)
 
 
 # -- unit: what the rendered files say -------------------------------------------------------
@@ -92,9 +92,10 @@ def test_media_keys_land_on_rtpengine_options() -> None:
     for line in ("tos = 104", "port-min = 21000", "port-max = 21999", "timeout = 61",
                  "silent-timeout = 3601", "final-timeout = 0", "table = -1",
                  "listen-ng = 127.0.0.1:22222", "listen-cli = 127.0.0.1:9900",
-                 f"redis = {RTP_DB_PASS}@127.0.0.1:6380/1",
+                 # restored from a database nothing writes; written to and subscribed to 1
+                 f"redis = {RTP_DB_PASS}@127.0.0.1:6380/2",
                  f"redis-write = {RTP_DB_PASS}@127.0.0.1:6380/1",
-                 "redis-expires = 31536000"):
+                 "subscribe-keyspace = 1", "redis-expires = 31536000"):
         assert f"\n{line}\n" in text
     assert "recording" not in text.replace("No call recording", "")
     assert "FOREIGN_TIMEOUT=99\n" in conf[media.FOREIGN_SCRIPT].content
@@ -105,7 +106,7 @@ def test_redis_config_is_per_node_and_protected() -> None:
     assert "\nbind 127.0.0.1\n" in first.content
     assert "\nbind 127.0.0.1 127.0.0.3\n" in second.content
     for line in (f"requirepass {RTP_DB_PASS}", f"masterauth {RTP_DB_PASS}", 'save ""',
-                 "appendonly no", "port 6380"):
+                 "appendonly no", "port 6380", "notify-keyspace-events K$g"):
         assert f"\n{line}\n" in second.content
     assert (second.mode, second.owner, second.group) == (0o640, "redis", "redis")
 
@@ -148,7 +149,7 @@ class MediaLab:
         ng_port, cli_port = free_port(), free_port()
         text = rewrite(files_of(self.snapshot)[media.RTPENGINE_CONF].content, {
             "listen-ng": f"127.0.0.1:{ng_port}", "listen-cli": f"127.0.0.1:{cli_port}",
-            "redis": f"{RTP_DB_PASS}@127.0.0.1:{redis_port}/1",
+            "redis": f"{RTP_DB_PASS}@127.0.0.1:{redis_port}/2",
             "redis-write": f"{RTP_DB_PASS}@127.0.0.1:{redis_port}/1"})
         path = self.folder / f"rtpengine-{ng_port}.conf"
         path.write_text(text)
@@ -214,6 +215,8 @@ def test_rtpengine_runs_with_redis_and_the_media_settings(lab: MediaLab) -> None
     log = lab.rtpengine.text()
     assert f"Connected to Redis 127.0.0.1:{lab.redis_ports[0]} in master mode" in log
     assert "Redis restore time" in log
+    assert f"Use Redis 127.0.0.1:{lab.redis_ports[0]} to subscribe to notifications" in log
+    assert ctl(lab.rtpengine_conf, "kslist").split() == ["Subscribed-on", "keyspaces:", "1"]
     assert ctl(lab.rtpengine_conf, "list", "timeout").strip() == "TIMEOUT=61"
     assert ctl(lab.rtpengine_conf, "list", "silenttimeout").strip() == "SILENT_TIMEOUT=3601"
     assert ctl(lab.rtpengine_conf, "list", "finaltimeout").strip() == "FINAL_TIMEOUT=7200"
@@ -236,7 +239,8 @@ def test_offer_advertises_the_public_address_and_state_reaches_every_node(lab: M
     assert "READONLY" in redis_cli(lab.redis_ports[1], "-n", "1", "SET", "x", "1")
 
 
-def test_failover_restores_calls_and_foreign_timeout_ends_them(lab: MediaLab) -> None:
+def test_a_new_rtpengine_holds_calls_as_foreign_and_foreign_timeout_ends_them(lab: MediaLab) -> None:
+    """The restart path (tests/media/test_failover.py runs the standby that is already up)."""
     sdp = offer(lab.ng_port, "call-before-failover")
     port = re.search(r"^m=audio (\d+) ", sdp, re.MULTILINE).group(1)
     wait_for(lambda: "call-before-failover" in redis_cli(lab.redis_ports[1], "-n", "1", "KEYS", "*"),
@@ -246,7 +250,7 @@ def test_failover_restores_calls_and_foreign_timeout_ends_them(lab: MediaLab) ->
     assert redis_cli(lab.redis_ports[1], "REPLICAOF", "NO", "ONE") == "OK"
     conf, ng_port = lab.rtpengine_config(lab.redis_ports[1])
     lab.start_rtpengine(conf, "rtpengine-node2")
-    assert "call-before-failover" in call_ids(conf)
+    assert "call-before-failover" in call_ids(conf, "foreign")
     # same media port on the same address, so the far ends' RTP keeps flowing
     assert f"127.0.0.2:{port} " in ctl(conf, "list", "sessions", "call-before-failover")
 
@@ -257,6 +261,8 @@ def test_failover_restores_calls_and_foreign_timeout_ends_them(lab: MediaLab) ->
     env = {"GENPROXY_RTPENGINE_CONF": str(conf), "GENPROXY_FOREIGN_STATE": str(state)}
     run([str(script), "mark"], env=env)
     assert "call-before-failover" in state.read_text().splitlines()[1:]
+    assert "all calls set to 'owned" in ctl(conf, "active")  # the agent's promote, after mark
+    assert "call-before-failover" in call_ids(conf, "own") and not call_ids(conf, "foreign")
     offer(ng_port, "call-after-failover")  # the new active node's own call
 
     # foreign-timeout is 1 s here: the scheduled expire ends the foreign call, and only it
