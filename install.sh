@@ -27,7 +27,7 @@ NODE_PACKAGES=(
   kamailio kamailio-extra-modules kamailio-tls-modules kamailio-mysql-modules
   kamailio-redis-modules kamailio-unixodbc-modules kamailio-utils-modules kamailio-json-modules
   rtpengine-daemon rtpengine-utils redis-server mariadb-server mariadb-client
-  odbc-mariadb unixodbc corosync pacemaker crmsh resource-agents fence-agents
+  odbc-mariadb unixodbc python3-pyodbc corosync pacemaker crmsh resource-agents fence-agents
   snmp sipsak python3 python3-pysnmp4 openssh-server sudo iproute2 iputils-ping curl ca-certificates
 )
 

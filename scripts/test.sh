@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 need_debian_packages python3 python3-venv python3-pip chromium fonts-dejavu-core \
   kamailio kamailio-extra-modules kamailio-tls-modules kamailio-mysql-modules \
   kamailio-redis-modules kamailio-unixodbc-modules kamailio-utils-modules kamailio-json-modules \
-  rtpengine-daemon rtpengine-utils redis-server sip-tester mariadb-server odbc-mariadb unixodbc \
+  rtpengine-daemon rtpengine-utils redis-server sip-tester mariadb-server odbc-mariadb unixodbc python3-pyodbc \
   corosync pacemaker crmsh resource-agents fence-agents python3-pysnmp4 sipsak \
   openssh-server openssh-client snmpd snmp sudo iproute2 util-linux passwd \
   mmdebstrap shellcheck

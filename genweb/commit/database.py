@@ -1,17 +1,21 @@
 """The proxy database (13.0): MariaDB on every node (dbEngine MySQL) or an external MS SQL server
-reached over ODBC (dbEngine MS SQL, the default).
+reached over ODBC (dbEngine MS SQL, the default). docs/database.md tells the whole design.
 
 MySQL: one primary, on the active node, and every other node a read-only replica of it (binary
-log, GTID). Kamailio writes on the active node only, so a single writer never conflicts and a
-promoted replica has every committed row; multi-source or multi-primary replication would add
-write conflicts and auto-increment clashes for nothing. Pacemaker (ocf:heartbeat:mysql as a
-promotable clone, cluster.py) moves the primary with the other resources and clears read_only on
-it; until then every server starts read-only.
+log, GTID, asynchronous). Kamailio writes on the active node only, to its local server, so a
+single writer never conflicts and a promoted replica has every row the primary had sent;
+multi-primary replication would add write conflicts and auto-increment clashes for nothing.
+Pacemaker runs the servers as a promotable clone (``db_clone`` of ``db_prim``, agent
+ocf:amtelco:genproxy-mysql: the stock ocf:heartbeat:mysql with GTID positioning, a data
+directory created on first start, and no password in the CIB or on a command line), the primary
+colocated with ``ip_group`` and promoted before Kamailio starts (``database_crm``). Every server
+starts read-only; promotion clears read_only on the primary alone.
 
-The users (13.0) are created by statements the commit runs with rootPass on the primary, from
-where replication carries them to every replica: ``mysql_user_statements`` gives them with
+The users (13.0) are created by statements the commit runs as root on the primary, from where
+replication carries them to every replica: ``mysql_user_statements`` gives them with
 parameters, ``mysql_script`` as text for the ``mariadb`` client over SSH. Passwords never appear
-in either: the server is given the mysql_native_password hash, computed here.
+in either: the server is given the mysql_native_password hash, computed here. The replicas'
+copy of replicationPass is a root-only file (REPLICATION_PASSWORD_FILE) the agent reads.
 
 MS SQL: /etc/odbc.ini holds the DSN ``genproxy`` (server and database, no credentials); Kamailio
 names it in its db_url with dbrwUser/dbrwPass. The tables are created by an administrator with
@@ -26,12 +30,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalogue.pages import DB_MYSQL
-from .render import File, node_renderer
+from .cluster import (
+    IP_GROUP,
+    KAMAILIO,
+    CrmObject,
+    colocation,
+    on_fail,
+    op,
+    order,
+    primitive,
+    promotable,
+)
+from .render import File, crm_renderer, node_renderer
 from .snapshot import Snapshot
 from .templating import render_template
 
 MYSQL_CNF = "/etc/mysql/mariadb.conf.d/90-genproxy.cnf"
 MYSQL_DATABASE = "kamailio"  # kamDatabase is for MS SQL only (13.1.4)
+MYSQL_SOCKET = "/run/mysqld/mysqld.sock"  # Debian's: the mariadb client and Kamailio find it
+# replicationPass as a MariaDB string literal, for the agent only (root, 0600): never in the CIB
+REPLICATION_PASSWORD_FILE = "/etc/genproxy/mysql-replication-password"
+REPLICATION_USER = "replication"
+
+# The database's cluster objects (Figure 4 has none: the manual leaves the arrangement to us).
+DB_PRIM, DB_CLONE = "db_prim", "db_clone"
+MYSQL_AGENT_NAME = "genproxy-mysql"  # genweb/agents/ocf/genproxy-mysql
+MYSQL_AGENT = f"ocf:amtelco:{MYSQL_AGENT_NAME}"
 # The Kamailio tables genproxy uses, from kamailio-mysql-modules, loaded once by the commit
 # (as root, into MYSQL_DATABASE, when its `version` table does not exist yet).
 KAMAILIO_MYSQL_SCHEMA = tuple(
@@ -59,16 +83,13 @@ class MysqlUser:
 
 
 # amtelco writes Kamailio's data, amtelcoro only reads it (13.1.6, 13.1.7). replication is what
-# replicas connect as, and what the mysql resource agent uses to switch roles, hence its
-# administrative privileges (the agent's documented set; READ_ONLY ADMIN is no longer part of
-# SUPER in MariaDB 10.11, and the agent sets read_only).
+# replicas connect to the primary as, nothing more: the resource agent switches roles as root
+# over the unix socket (genweb/agents/ocf/genproxy-mysql), so it needs no administrative rights.
 MYSQL_USERS = (
     MysqlUser("amtelco", "dbrwPass", "SELECT, INSERT, UPDATE, DELETE, LOCK TABLES",
               f"`{MYSQL_DATABASE}`.*"),
     MysqlUser("amtelcoro", "dbroPass", "SELECT", f"`{MYSQL_DATABASE}`.*"),
-    MysqlUser("replication", "replicationPass",
-              "SUPER, REPLICATION SLAVE, REPLICATION CLIENT, PROCESS, RELOAD, READ_ONLY ADMIN",
-              "*.*"),
+    MysqlUser(REPLICATION_USER, "replicationPass", "REPLICATION SLAVE, REPLICATION CLIENT", "*.*"),
 )
 
 
@@ -95,9 +116,11 @@ def mysql_native_hash(password: str) -> str:
 
 
 def mysql_user_hosts(snapshot: Snapshot) -> tuple[str, ...]:
-    """Every node's privateIP (13.0), and localhost: Kamailio and the resource agent on a node
-    reach their own server over its socket."""
-    return (*(node["privateIP"] for node in snapshot.nodes), "localhost")
+    """Every node's privateIP (13.0), where the replicas connect from; 127.0.0.1, where
+    Kamailio's db_url reaches its own node's server over TCP (skip_name_resolve: a 'localhost'
+    account matches the unix socket only); localhost, the socket (tools on the node)."""
+    return tuple(dict.fromkeys((*(node["privateIP"] for node in snapshot.nodes), "127.0.0.1",
+                                "localhost")))
 
 
 def mysql_user_statements(snapshot: Snapshot, previous: Snapshot | None = None) -> list[Statement]:
@@ -165,8 +188,78 @@ def odbc_ini(snapshot: Snapshot, driver: str = MSSQL_DRIVER) -> str:
 
 @node_renderer
 def database_files(snapshot: Snapshot, node: Mapping[str, str]) -> Iterable[File]:
-    # Neither file holds a password: credentials live with the users and in Kamailio's db_url.
+    # Only the replication password file holds a password (root only): the others live with
+    # the users and in Kamailio's db_url.
     if is_mysql(snapshot):
         yield File(MYSQL_CNF, mysql_cnf(node))
+        yield File(REPLICATION_PASSWORD_FILE, replication_password_file(snapshot), mode=0o600)
     else:
         yield File(ODBC_INI, odbc_ini(snapshot))
+
+
+# -- MySQL: the cluster's resources ------------------------------------------------------------
+
+def replication_password_file(snapshot: Snapshot) -> str:
+    """replicationPass as the agent puts it into CHANGE MASTER TO ... MASTER_PASSWORD=: a string
+    literal on one line (sql_literal escapes line breaks), so any password is carried as is."""
+    return sql_literal(snapshot.value("databaseConfig", "replicationPass")) + "\n"
+
+
+def mysql_resource(snapshot: Snapshot) -> CrmObject:
+    """The server on every node, through genweb's wrapper of the stock mysql agent.
+
+    binary is mariadbd itself, not mysqld_safe: a server that dies must be seen by the monitor
+    (and fail over), not restarted behind Pacemaker's back as a read-only replica. The agent's
+    own SQL goes through the wrapper as root over the socket, so no password is a parameter:
+    a password change (13.1.6-13.1.8) leaves the CIB as it is and restarts nothing. Only the
+    promoted role gets onFailMode, as for redis: a replica that fails must not evict a node.
+    """
+    return primitive(DB_PRIM, MYSQL_AGENT, {
+        "binary": "/usr/sbin/mariadbd",
+        "client_binary": f"/usr/lib/ocf/resource.d/amtelco/{MYSQL_AGENT_NAME} --client",
+        "config": "/etc/mysql/my.cnf",  # Debian's, which includes MYSQL_CNF
+        "datadir": "/var/lib/mysql",
+        "user": "mysql",
+        "group": "mysql",
+        "pid": "/run/mysqld/mysqld.pid",
+        "socket": MYSQL_SOCKET,
+        "log": "/var/log/mysql/error.log",
+        "replication_user": REPLICATION_USER,
+        "replication_port": "3306",
+    }, [
+        op("start", timeout="120s", interval="0s"),
+        op("stop", timeout="120s", interval="0s"),
+        op("promote", timeout="120s", interval="0s"),
+        op("demote", timeout="120s", interval="0s"),
+        op("notify", timeout="90s", interval="0s"),
+        op("monitor", interval="10s", timeout="30s", role="Promoted", on_fail=on_fail(snapshot)),
+        op("monitor", interval="15s", timeout="30s", role="Unpromoted"),
+    ])
+
+
+def database_objects(snapshot: Snapshot) -> list[CrmObject]:
+    """MySQL: the clone, its primary beside the floating IPs, promoted before Kamailio starts
+    (Kamailio writes to the local server, which must be the writable one). MS SQL: nothing
+    (the server is not ours)."""
+    if not is_mysql(snapshot):
+        return []
+    prim = mysql_resource(snapshot)
+    return [
+        prim,
+        # notify: the stock agent points the replicas at a new primary on post-promote
+        promotable(prim, DB_CLONE, notify=True),
+        colocation("col_db_with_ip", f"{DB_CLONE}:Promoted", IP_GROUP),
+        order("ord_db_before_kam", "Mandatory", f"{DB_CLONE}:promote", f"{KAMAILIO}:start"),
+    ]
+
+
+def database_object_ids(snapshot: Snapshot) -> tuple[str, ...]:
+    """The CIB ids database_crm defines (the commit deletes those a new snapshot drops, e.g.
+    after dbEngine changes from MySQL to MS SQL)."""
+    return tuple(obj.id for obj in database_objects(snapshot) if obj.id)
+
+
+@crm_renderer
+def database_crm(snapshot: Snapshot) -> str:
+    objects = database_objects(snapshot)
+    return "\n".join(obj.text for obj in objects) + "\n" if objects else ""

@@ -25,7 +25,8 @@ MEDIA_DATABASE_MAP: tuple[tuple[str, str, str], ...] = (
     (MEDIA, "timeout", f"{RTPENGINE}: `timeout`"),
     (MEDIA, "silent-timeout", f"{RTPENGINE}: `silent-timeout`"),
     (MEDIA, "foreign-timeout", "/usr/local/sbin/genproxy-rtpengine-foreign: `FOREIGN_TIMEOUT=` "
-     "(run on promotion: calls restored after a failover end after this time)"),
+     "(run on promotion: the failed node's calls the standby held as foreign end after this "
+     "time)"),
     (MEDIA, "final-timeout", f"{RTPENGINE}: `final-timeout` (0 disables) and `redis-expires`"),
     (MEDIA, "updateRtpDbPass", f"renews the generated redis password: {RTPENGINE} `redis`, "
      f"`redis-write`; {REDIS} `requirepass`, `masterauth`; CIB redis resource"),
@@ -37,13 +38,14 @@ MEDIA_DATABASE_MAP: tuple[tuple[str, str, str], ...] = (
     ("haNodes", "privateIP", f"{MARIADB} and {REDIS}: bind addresses; MySQL accounts "
      "amtelco, amtelcoro, replication @ each node"),
     (DATABASE, "dbEngine", f"{MARIADB} (MySQL) or {ODBC} (MS SQL): which one is rendered"),
-    (DATABASE, "rootPass", "used by the commit to change the MySQL accounts (not stored on nodes)"),
+    (DATABASE, "rootPass", "used by the commit to change the MySQL accounts where root's socket "
+     "login is refused: /etc/genproxy/mysql-root.cnf (0600)"),
     (DATABASE, "dbHost", f"{ODBC}: `Server` (and `Port`)"),
     (DATABASE, "kamDatabase", f"{ODBC}: `Database`"),
     (DATABASE, "dbrwPass", "MySQL account `amtelco` on every node address"),
     (DATABASE, "dbroPass", "MySQL account `amtelcoro` on every node address"),
-    (DATABASE, "replicationPass", "MySQL account `replication`; CIB mysql resource "
-     "`replication_passwd`"),
+    (DATABASE, "replicationPass", "MySQL account `replication`; "
+     "/etc/genproxy/mysql-replication-password (read by ocf:amtelco:genproxy-mysql)"),
 )
 
 # Keys that configure the web server itself, not an engine.

@@ -11,16 +11,22 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from genweb.commit import database
+from genweb.commit import database, proxyrows
 from genweb.commit.render import render
 from genweb.commit.snapshot import Snapshot
+from genweb.nodes import Node, Result, Target
+from tests.render import test_cluster, test_kamailio
+from tests.render.kamailio_helpers import SipClient, odbc_environment
 from tests.render.media_helpers import Process, free_port, run, wait_for
+
+crm_env = test_cluster.crm_env  # the fixture: crmsh with genweb's own agents' metadata
 
 HOSTILE = "rw'\"\\;--$(id) `x` %s \u00fc"
 PASSWORDS = {"rootPass": "root'pw\\", "dbrwPass": HOSTILE, "dbroPass": "ro pass; DROP DATABASE kamailio",
@@ -45,7 +51,7 @@ def test_mysql_nodes_get_their_own_server_id_and_no_odbc() -> None:
     snapshot = db_snapshot()
     for node in snapshot.nodes:
         files = {file.path: file for file in database.database_files(snapshot, node)}
-        assert set(files) == {database.MYSQL_CNF}
+        assert set(files) == {database.MYSQL_CNF, database.REPLICATION_PASSWORD_FILE}
         text = files[database.MYSQL_CNF].content
         assert f"\nserver_id = {node['nodeID']}\n" in text
         assert f"\nreport_host = {node['nodeName']}\n" in text
@@ -82,6 +88,10 @@ def test_statements_cover_every_node_address_and_drop_removed_nodes() -> None:
                 if sql.startswith("CREATE USER")}
     assert accounts == {(user, host) for user in ("amtelco", "amtelcoro", "replication")
                         for host in ("127.0.0.1", "127.0.0.3", "localhost")}
+    elsewhere = db_snapshot(nodes=[{"nodeID": "1", "nodeName": "node1", "privateIP": "198.18.0.11"}])
+    hosts = {params[1] for sql, params in database.mysql_user_statements(elsewhere)
+             if sql.startswith("CREATE USER")}
+    assert hosts == {"198.18.0.11", "127.0.0.1", "localhost"}  # Kamailio's db_url uses 127.0.0.1
     bigger = db_snapshot(nodes=[*NODES, {"nodeID": "3", "nodeName": "node3", "privateIP": "127.0.0.4"}])
     drops = [params for sql, params in database.mysql_user_statements(snapshot, previous=bigger)
              if sql.startswith("DROP USER")]
@@ -246,8 +256,10 @@ def test_read_only_until_promoted_then_amtelco_writes_and_amtelcoro_cannot(serve
     insert = "INSERT INTO subscriber (username, domain, ha1) VALUES ('alice', 'example.com', 'x');"
     kamailio = database.MYSQL_DATABASE
     assert "read-only" in server.sql(insert, "amtelco", tcp=True, database_name=kamailio, check=False)
-    # what the mysql resource agent does on promotion, as the replication user
-    server.sql("SET GLOBAL read_only = OFF; SHOW SLAVE STATUS;", "replication", tcp=True)
+    # replication may only replicate; the resource agent promotes as root over the socket
+    assert "denied" in server.sql("SET GLOBAL read_only = OFF;", "replication", tcp=True,
+                                  check=False)
+    server.sql("SET GLOBAL read_only = OFF; SHOW SLAVE STATUS;")
     server.sql(insert, "amtelco", tcp=True, database_name=kamailio)
     denied = server.sql(insert.replace("alice", "mallory"), "amtelcoro", tcp=True,
                         database_name=kamailio, check=False)
@@ -301,3 +313,200 @@ def test_odbc_dsn_reaches_the_database(server: Server, tmp_path: Path) -> None:
                   server.snapshot.value("databaseConfig", "dbrwPass")],
                  env={"ODBCINI": str(ini)}, stdin="SELECT COUNT(*) FROM version\n")
     assert re.search(r"^\|\s*\d+\s*\|$", result.stdout, re.MULTILINE), result.stdout
+
+
+# -- the cluster's resources (MySQL), checked offline by crmsh, crm_verify and crm_simulate ----
+
+CLUSTER_TOOLS = ("crm", "cibadmin", "crm_verify", "crm_simulate", "crm_mon")
+needs_cluster_tools = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in CLUSTER_TOOLS),
+    reason="needs crmsh and pacemaker (scripts/test.sh installs them)")
+
+
+def cluster_snapshot(config: dict[str, str] | None = None) -> Snapshot:
+    """Three nodes on loopback with the whole service (IPs, Kamailio, media) and MySQL."""
+    from tests.render.test_cluster import GENERATED, SYSTEM, node
+    return Snapshot.build({"systemConfig": dict(SYSTEM),
+                           "databaseConfig": {"dbEngine": "MySQL", **PASSWORDS, **(config or {})}},
+                          {"haNodes": [node(n) for n in (1, 2, 3)]}, GENERATED)
+
+
+def load_full_crm(snap: Snapshot, folder: Path, env: dict[str, str]) -> Path:
+    """The whole rendered crm script (every engine's part) in a CIB file with the snapshot's
+    nodes, checked by crmsh (parameter names against the agents' metadata) and crm_verify."""
+    import xml.etree.ElementTree as ET
+
+    from tests.render.test_cluster import EXPECTED_NOISE
+    from tests.render.test_cluster import run as crm_run
+    cib = folder / "cib.xml"
+    cib.write_text(crm_run(["cibadmin", "--empty"], env).stdout)
+    env = {**env, "CIB_file": str(cib)}
+    for record in snap.nodes:
+        element = ET.Element("node", id=record["nodeID"], uname=record["nodeName"])
+        crm_run(["cibadmin", "--create", "-o", "nodes", "-X", ET.tostring(element, encoding="unicode")], env)
+    script = folder / "all.crm"
+    script.write_text(render(snap).crm)
+    loaded = crm_run(["crm", "-D", "plain", "configure", "load", "update", str(script)], env)
+    complaints = [line for line in loaded.stderr.splitlines()
+                  if line.strip() and not any(noise in line for noise in EXPECTED_NOISE)]
+    assert complaints == [], "crmsh complained:\n" + "\n".join(complaints)
+    online = folder / "online.xml"
+    crm_run(["crm_simulate", "--xml-file", str(cib), "--quorum", "true", "--save-output", str(online),
+             *(arg for record in snap.nodes for arg in ("--node-up", record["nodeName"]))], env)
+    crm_run(["crm_verify", "--xml-file", str(online), "-V"], env)
+    return cib
+
+
+@needs_cluster_tools
+def test_mysql_resources_load_verify_and_keep_passwords_out(tmp_path: Path, crm_env) -> None:
+    snap = cluster_snapshot()
+    crm = render(snap).crm
+    assert f"primitive {database.DB_PRIM} {database.MYSQL_AGENT}" in crm
+    assert f"colocation col_db_with_ip inf: {database.DB_CLONE}:Promoted ip_group" in crm
+    assert f"order ord_db_before_kam Mandatory: {database.DB_CLONE}:promote kam_heartbeats:start" in crm
+    for password in PASSWORDS.values():
+        assert password not in crm and database.sql_literal(password) not in crm
+    cib = load_full_crm(snap, tmp_path, crm_env).read_text()
+    assert 'type="genproxy-mysql"' in cib and 'name="notify" value="true"' in cib
+    # the replicas' copy of replicationPass: root only, a literal the agent puts into SQL
+    files = {file.path: file for file in render(snap).files["node2"]}
+    secret = files[database.REPLICATION_PASSWORD_FILE]
+    assert secret.mode == 0o600 and secret.owner == "root"
+    assert secret.content == database.sql_literal(PASSWORDS["replicationPass"]) + "\n"
+    assert database.database_object_ids(snap) == (database.DB_PRIM, database.DB_CLONE,
+                                                  "col_db_with_ip", "ord_db_before_kam")
+
+
+@needs_cluster_tools
+def test_ms_sql_has_no_database_resource(tmp_path: Path, crm_env) -> None:
+    snap = cluster_snapshot({"dbEngine": "MS SQL", "dbHost": "sql.example.com"})
+    assert database.database_crm(snap) == "" and database.database_object_ids(snap) == ()
+    cib = load_full_crm(snap, tmp_path, crm_env).read_text()
+    assert "db_prim" not in cib and "mysql" not in cib
+
+
+@needs_cluster_tools
+def test_the_primary_database_follows_the_ips_and_is_promoted_before_kamailio(
+        tmp_path: Path, crm_env) -> None:
+    from tests.render.test_cluster import placement, simulate
+
+    def active_node(where: dict[tuple[str, str], set[str]]) -> str:
+        holders = [where.get(key, set()) for key in (
+            ("failover_ip1", "Started"), ("kam_heartbeats", "Started"),
+            ("redis_prim", "Promoted"), ("rtpeng_prim", "Promoted"))]
+        assert all(len(nodes) == 1 for nodes in holders) and len(set.union(*holders)) == 1
+        return holders[0].copy().pop()
+
+    cib = load_full_crm(cluster_snapshot(), tmp_path, crm_env)
+    simulate(cib, crm_env, "--node-up", "node1", "--node-up", "node2", "--node-up", "node3")
+    where = placement(cib, crm_env)
+    active = active_node(where)
+    assert where[(database.DB_PRIM, "Promoted")] == {active}
+    assert where[(database.DB_PRIM, "Unpromoted")] == {"node1", "node2", "node3"} - {active}
+
+    transition = simulate(cib, crm_env, "--node-fail", active)
+    actions = [line.split()[3:5] for line in transition.splitlines() if "Resource action:" in line]
+    sequence = [name for name, what in actions
+                if (name, what) in {(database.DB_PRIM, "promote"), ("kam_heartbeats", "start")}]
+    assert sequence == [database.DB_PRIM, "kam_heartbeats"], transition
+    where = placement(cib, crm_env)
+    survivor = active_node(where)
+    assert survivor != active and where[(database.DB_PRIM, "Promoted")] == {survivor}
+
+
+# -- dbEngine change (13.1.1): a full restart, announced before the commit ----------------------
+
+@pytest.mark.parametrize(("old", "new"), [("MS SQL", "MySQL"), ("MySQL", "MS SQL")])
+def test_changing_db_engine_is_a_full_restart_that_moves_every_engine_part(ctx, old, new) -> None:
+    from genweb import store
+    from genweb.catalogue import Effect
+    from genweb.commit.plan import make_plan
+
+    store.save_settings("systemConfig", {"privateIP": "192.168.40.70", "privateSubnet": "24",
+                                         "privatePing": "192.168.40.1"})
+    store.save_settings("databaseConfig", {"dbEngine": old, "dbHost": "sql.example.com"})
+    store.record_commit()
+    store.save_settings("databaseConfig", {"dbEngine": new})
+    plan = make_plan()
+    change = next(c for c in plan.changes if c.key == "dbEngine")
+    assert (change.old, change.new, change.effect) == (old, new, Effect.RESTART)
+    assert plan.effect is Effect.RESTART and "full restart" in plan.summary()
+
+    # what the restart then installs: the other engine's files, resources and Kamailio module
+    before, after = cluster_snapshot({"dbEngine": old, "dbHost": "sql.example.com"}), \
+        cluster_snapshot({"dbEngine": new, "dbHost": "sql.example.com"})
+    mysql, mssql = (after, before) if new == "MySQL" else (before, after)
+    paths = {file.path for file in render(mysql).files["node1"]}
+    assert {database.MYSQL_CNF, database.REPLICATION_PASSWORD_FILE} <= paths
+    assert database.ODBC_INI not in paths
+    assert database.ODBC_INI in {file.path for file in render(mssql).files["node1"]}
+    assert database.DB_CLONE in render(mysql).crm and database.DB_CLONE not in render(mssql).crm
+    cfg_mysql, cfg_mssql = (render(snap).file("node1", "/etc/kamailio/kamailio.cfg").content
+                            for snap in (mysql, mssql))
+    assert 'loadmodule "db_mysql.so"' in cfg_mysql and "mysql://amtelco:" in cfg_mysql
+    assert 'loadmodule "db_unixodbc.so"' in cfg_mssql and "unixodbc://amtelco:" in cfg_mssql
+    # MySQL -> MS SQL: the ids the commit must delete from the CIB (load update never deletes)
+    assert set(database.database_object_ids(mysql)) - set(database.database_object_ids(mssql)) \
+        == {database.DB_PRIM, database.DB_CLONE, "col_db_with_ip", "ord_db_before_kam"}
+
+
+# -- MS SQL end to end: the commit's ODBC row writes, then Kamailio over the same DSN -----------
+
+kamailio_mariadb = test_kamailio.mariadb  # fixtures: a throw-away MariaDB, and stop-by-PID
+stopper = test_kamailio.stopper
+
+
+class OdbcHere:
+    """The node's side, here: commands run with the test's unixODBC files (the DSN database.py
+    renders, on MariaDB's driver) instead of /etc/odbc.ini, and Debian's python3 (pyodbc)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = {"PATH": "/usr/bin:/bin", **env}
+
+    def execute(self, argv: list[str], stdin: bytes | None, timeout: float) -> Result:
+        done = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=timeout,
+                              env=self.env)
+        return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+    def close(self) -> None:
+        pass
+
+
+def test_kamailio_over_odbc_authenticates_a_subscriber_the_commit_wrote_over_odbc(
+        tmp_path: Path, kamailio_mariadb, stopper) -> None:
+    """MS SQL itself cannot run here: MariaDB's ODBC driver stands in for Microsoft's, behind
+    the same DSN name, driver manager and code (proxyrows.MssqlDatabase, Kamailio's
+    db_unixodbc). The subscriber exists only because MssqlDatabase wrote it."""
+    if subprocess.run(["/usr/bin/python3", "-c", "import pyodbc"], capture_output=True).returncode:
+        pytest.skip("needs python3-pyodbc (scripts/test.sh installs it)")
+    ports = test_kamailio.Ports()
+    priv = test_kamailio.PRIV
+    snapshot = Snapshot.build(
+        {"systemConfig": test_kamailio.system(ports),
+         "proxyConfig": {"enableRegAuth": "Yes"},
+         "databaseConfig": {"dbEngine": "MS SQL", "dbrwUser": "kamrw",
+                            "dbrwPass": test_kamailio.DB_PASS}},
+        {"haNodes": test_kamailio.NODES[:1],
+         "subscribers": [{"username": "5000", "domain": priv, "password": "phonepw"}]},
+        test_kamailio.GENERATED)
+    kamailio, name = test_kamailio.deploy(snapshot, tmp_path, kamailio_mariadb, start=False)
+    kamailio_mariadb.sql("DELETE FROM subscriber", name)  # deploy's own copy of the rows: gone
+    odbc = OdbcHere(odbc_environment(tmp_path / "odbc", database.ODBC_DSN, kamailio_mariadb, name))
+    node = Node(Target("node1", priv, user="root"), odbc, 60)
+    writer = proxyrows.for_snapshot(snapshot)
+    assert isinstance(writer, proxyrows.MssqlDatabase)
+    writer.dialect = proxyrows.MARIADB_ODBC  # the one difference from MS SQL: identifier quotes
+    writer.prepare(node, snapshot, None)
+    writer.write_rows(node, render(snapshot).db_rows)
+    assert kamailio_mariadb.rows("SELECT username FROM subscriber", name) == [["5000"]]
+
+    kamailio.start()
+    stopper.append(kamailio)
+    phone = SipClient(priv)
+    stopper.append(phone)
+    reply = test_kamailio.register(phone, "5000", "phonepw", ports.private)
+    assert reply and reply.code == 200, reply and reply.raw
+    # and its registration went back in over ODBC
+    wait_for(lambda: kamailio_mariadb.rows("SELECT username FROM location", name) == [["5000"]],
+             timeout=10, what="the location row")
+    assert test_kamailio.register(phone, "5000", "wrong", ports.private).code in (401, 403)

@@ -62,7 +62,7 @@ from hypothesis import strategies as st
 
 from genweb.catalogue import PAGES, Invalid, Kind, Page
 from genweb.catalogue.pages import DB_MSSQL, DB_MYSQL
-from genweb.commit import alerts, cluster
+from genweb.commit import alerts, cluster, database
 from genweb.commit.render import Rendered, render
 from genweb.commit.secrets import new_default_tls
 from genweb.commit.snapshot import Snapshot
@@ -590,6 +590,23 @@ def json_confined(where: str, mine: object, theirs: object) -> None:
         assert mine == theirs, (where, mine, theirs)
 
 
+_SQL_UNESCAPES = {"0": "\0", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "Z": "\x1a"}
+
+
+def read_sql_literal(text: str) -> str:
+    """A MariaDB single-quoted literal as the server reads it (default sql_mode)."""
+    assert len(text) >= 2 and text[0] == text[-1] == "'", text
+    out, chars = [], iter(text[1:-1])
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars)
+            out.append(_SQL_UNESCAPES.get(escaped, escaped))
+        else:
+            assert char != "'", f"an unescaped quote ends the literal early: {text!r}"
+            out.append(char)
+    return "".join(out)
+
+
 LEXED = {kam.KAMAILIO_CFG: KAMAILIO_CFG, kam.TLS_CFG: CFG_PARSER, kam.HTTP_CLIENT_CFG: CFG_PARSER}
 
 
@@ -610,6 +627,11 @@ def files_confined(snap: Snapshot, rendered: Rendered, twin: Rendered) -> None:
                 json_confined(where, json.loads(file.content), json.loads(other.content))
             elif file.path in secrets:
                 assert file.content == secrets[file.path], f"{where} is not the pass phrase itself"
+            elif file.path == database.REPLICATION_PASSWORD_FILE:
+                # one MariaDB string literal that reads back as replicationPass, nothing else
+                assert file.content.count("\n") == 1, where
+                assert read_sql_literal(file.content.rstrip("\n")) == snap.value(
+                    "databaseConfig", "replicationPass"), where
             else:
                 assert file.content == other.content, (
                     f"{where}: operator text reached a file that has no place for it")
