@@ -265,7 +265,9 @@ def test_the_page_offers_the_button_and_says_where_the_proxy_database_comes_from
     page = client.get("/databaseUtilities").get_data(as_text=True)
     assert ">Download Database</button>" in page
     assert 'action="/databaseUtilities/download"' in page
-    assert re.search(r'<a href="/databaseUtilities" *>Database Utilities</a>', page)  # sidebar
+    # the sidebar link, marked as the page being shown
+    assert re.search(r'<a href="/databaseUtilities" *aria-current="page">Database Utilities</a>',
+                     page)
     assert "node1 (198.18.0.11)" in page
 
 
