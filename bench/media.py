@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdocs import write_section  # noqa: E402
 from genweb.commit import media  # noqa: E402
 from genweb.commit.snapshot import Snapshot  # noqa: E402
 from tests.render.media_helpers import (  # noqa: E402
@@ -472,20 +473,6 @@ def format_report(runs: dict[str, list[Step]], cap: int, seconds: float, loads: 
     return "\n".join(lines) + "\n"
 
 
-def write_docs(report: str) -> None:
-    """Replace (or add) the '## Media' section of docs/benchmarks.md; other sections stay."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find("## Media\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + report + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    path.write_text(text)
-    print(f"wrote {path}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="50,100,200,400,600,800,1000",
@@ -519,7 +506,7 @@ def main() -> int:
     print()
     print(report)
     if args.write_docs:
-        write_docs(report)
+        write_section("## Media", report)
     return 0
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdocs import write_section  # noqa: E402
 from genweb.commit.cluster import KAMAILIO_PKG_MB, KAMAILIO_SHM_MB  # noqa: E402
 from tests.render.kamailio_helpers import Daemon, MariaDB, free_port, wait_for  # noqa: E402
 from tests.sip.harness import (  # noqa: E402
@@ -530,20 +531,6 @@ def format_report(bench: Bench, cps: dict[str, int], rps: dict[str, int]) -> str
     return "\n".join(lines + ["", *NOTES]) + "\n"
 
 
-def write_docs(report: str) -> None:
-    """Replace (or add) the '## Proxy' section of docs/benchmarks.md; other sections stay."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find("## Proxy\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + report + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    path.write_text(text)
-    print(f"wrote {path}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,8000",
@@ -578,7 +565,7 @@ def main() -> int:
     print()
     print(report)
     if args.write_docs:
-        write_docs(report)
+        write_section("## Proxy", report)
     return 0
 
 
