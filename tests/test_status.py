@@ -142,6 +142,23 @@ def test_the_picture_shows_the_ip_holder_roles_and_the_fenced_node():
     assert "<script>" not in str(render_svg({**document, "cluster": hostile}))
 
 
+def test_the_picture_does_not_call_the_ips_down_when_no_node_told():
+    document = {"cluster": None, "nodes": [{"name": "node1", "reachable": False}],
+                "floatingIps": [{"resource": "failover_ip1", "address": "198.18.0.100"}]}
+    svg = str(render_svg(document))
+    assert "198.18.0.100: holder unknown" in svg and "held by no node" not in svg
+    # a node answered and no node holds them: that is news, in red
+    nobody = {**read_cluster(CRM_XML), "primary": None}
+    assert "held by no node" in str(render_svg({**document, "cluster": nobody}))
+
+
+def test_with_no_nodes_the_document_says_so_everywhere(app, ctx):
+    document = status_document(app, max_age=0)
+    assert document["message"].startswith("No HA Nodes are configured")
+    assert document["dispatcher"]["message"].startswith("No HA Nodes are configured")
+    assert document["cluster"] is None and document["unreachable"] == []
+
+
 # -- Kamailio's dispatcher RPC, from a real Kamailio ----------------------------------------------
 
 

@@ -80,14 +80,23 @@ def _json_for_unrouted_api_paths(response: Response) -> Response:
     if (request.path.startswith("/api/") and response.status_code >= 400
             and response.mimetype == "text/html"):
         code = response.status_code
-        message = (f"{request.path} does not accept {request.method}: see Allow"
-                   if code == 405 else "There is no such resource here: see /openapi/")
+        message = _html_error_message(code)
         replaced, _ = error_response(code, HTTP_STATUS_CODES.get(code, "Error"), message)
         replaced.status_code = code
         if "Allow" in response.headers:
             replaced.headers["Allow"] = response.headers["Allow"]
         return replaced
     return response
+
+
+def _html_error_message(code: int) -> str:
+    if code == 405:
+        return f"{request.path} does not accept {request.method}: see Allow"
+    if code == 404:
+        return "There is no such resource here: see /openapi/"
+    if code >= 500:
+        return "Internal error: the details are in the server log"
+    return HTTP_STATUS_CODES.get(code, "Error")
 
 
 @blp.before_request

@@ -103,6 +103,8 @@ def _document(cache: StatusCache, answers: list[NodeAnswer], snapshot: Snapshot)
 def _dispatcher(shown: NodeAnswer | None, answers: list[NodeAnswer]) -> dict[str, Any]:
     empty: dict[str, Any] = {"node": None, "available": False, "primarySet": None,
                              "destinations": [], "stale": False}
+    if not answers:
+        return {**empty, "message": "No HA Nodes are configured: there is no dispatcher to show."}
     if shown is None or shown.cluster is None:
         return {**empty, "message": "No node answered: the active node is unknown."}
     active = shown.cluster["serviceNode"] or shown.cluster["primary"]

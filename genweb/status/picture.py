@@ -83,9 +83,14 @@ def _floating_box(document: dict[str, Any], rows: list[dict[str, Any]],
                   holder: str | None) -> str:
     addresses = ", ".join(ip["address"] for ip in document.get("floatingIps", [])) or "floating IPs"
     names = [row["name"] for row in rows]
-    label = f"{addresses} → {holder}" if holder else f"{addresses}: held by no node"
+    if holder:
+        label, colour = f"{addresses} → {holder}", "#1f5f99"
+    elif document.get("cluster"):
+        label, colour = f"{addresses}: held by no node", "#b3261e"
+    else:  # no node told us: not known to be down
+        label, colour = f"{addresses}: holder unknown", "#5b6875"
     text = (f'<text x="{BOX_GAP}" y="20" font-size="13" font-weight="bold" '
-            f'class="floating-ips" fill="{"#1f5f99" if holder else "#b3261e"}">'
+            f'class="floating-ips" fill="{colour}">'
             f'{escape(label)}</text>')
     if holder in names:
         x = BOX_GAP + names.index(holder) * (BOX_W + BOX_GAP) + BOX_W // 2

@@ -123,6 +123,22 @@ def test_401_404_405_are_json_and_the_pages_keep_html(app, client):
     assert client.get("/noSuchPage").mimetype == "text/html"
 
 
+def test_a_server_fault_is_a_json_500_that_says_so(app, client, monkeypatch):
+    """Not "no such resource": an operator's script must tell a fault from a wrong URL."""
+    from genweb import store
+
+    def broken(name):
+        raise RuntimeError("disk on fire")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the 500 handler answers
+    monkeypatch.setattr(store, "get_settings", broken)
+    response = client.get("/api/systemConfig")
+    assert response.status_code == 500 and response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == 500 and "server log" in body["message"], body
+    assert "fire" not in response.get_data(as_text=True)
+
+
 def test_bad_pagination_parameters_are_422(client):
     for query in ("limit=0", "limit=1001", "offset=-1", "offset=" + "9" * 40, "limit=x",
                   "colour=red"):
