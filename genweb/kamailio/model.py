@@ -54,6 +54,7 @@ class Listen:
     port: int
     advertise: str = ""  # host:port written into Via/Record-Route instead of ip:port
     comment: str = ""
+    name: str = ""  # the socket's name (listen ... name), e.g. priv_tls; blank: none
 
     @property
     def socket(self) -> str:
@@ -68,6 +69,9 @@ class Side:
     sockets: Mapping[str, str]  # proto -> "proto:ip:port"
     bind_ip: str
     ports: tuple[int, ...]
+    # proto -> the socket's name: a Genesis destination names its send socket by it (attrs
+    # sockname=), which stays valid when the address or port behind it changes
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ def sip_listens(snapshot: Snapshot) -> tuple[tuple[Listen, ...], tuple[Side, ...
     private_adv: dict[str, str] = {}
     public: list[Listen] = []
     pub_sockets: dict[str, str] = {}
+    pub_names: dict[str, str] = {}
     shared = False
     public_ip, mapped_ip = snapshot.value(SYSTEM, "publicIP"), snapshot.value(SYSTEM, "mappedIP")
     for kind in kinds if public_ip else ():
@@ -151,18 +156,22 @@ def sip_listens(snapshot: Snapshot) -> tuple[tuple[Listen, ...], tuple[Side, ...
             private_adv[kind] = advertise
             shared = True
             pub_sockets.update({proto: f"{proto}:{bind_ip}:{bind_port}" for proto in protos})
+            pub_names.update({proto: f"priv_{proto}" for proto in protos})
             continue
         for proto in protos:
-            public.append(Listen(proto, bind_ip, bind_port, advertise, "public side"))
+            public.append(Listen(proto, bind_ip, bind_port, advertise, "public side",
+                                 f"pub_{proto}"))
             pub_sockets[proto] = f"{proto}:{bind_ip}:{bind_port}"
+            pub_names[proto] = f"pub_{proto}"
     private = [Listen(proto, private_ip, priv_ports[kind], private_adv.get(kind, ""),
-                      "private side")
+                      "private side", f"priv_{proto}")
                for kind in kinds for proto in (("udp", "tcp") if kind == "udp" else ("tls",))]
     sides = [Side("priv", {item.proto: item.socket for item in private}, private_ip,
-                  tuple(sorted({item.port for item in private})))]
+                  tuple(sorted({item.port for item in private})),
+                  {item.proto: item.name for item in private})]
     if pub_sockets:
         sides.append(Side("pub", pub_sockets, public[0].ip if public else private_ip,
-                          tuple(sorted({item.port for item in public}))))
+                          tuple(sorted({item.port for item in public})), pub_names))
     return tuple(private + public), tuple(sides), shared
 
 

@@ -48,7 +48,7 @@ def section_lines(section: Mapping[str, str]) -> list[str]:
     if role == "client" and domain != TLS_DEFAULT_DOMAIN:
         # Kamailio 5.6 looks client profiles up by its own local address, not the far end's:
         # kamailio.cfg names the far end's <ip>:<port> as server_id before every TLS relay
-        # (route SEND_SOCKET), and this finds the section the operator wrote for it (9.2.1).
+        # (route TLS_CLIENT), and this finds the section the operator wrote for it (9.2.1).
         lines.append(f"server_id = {domain}")
     if method in _METHODS_56:
         lines.append(f"# method {method} requested: Kamailio 5.6 offers {_METHODS_56[method]}")

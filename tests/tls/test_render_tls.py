@@ -36,7 +36,22 @@ def test_the_script_names_the_next_hop_for_tls() -> None:
     cfg = kamailio_cfg(snapshot())
     assert 'modparam("tls", "xavp_cfg", "tls")' in cfg
     assert '$xavp(tls=>server_id) = $(var(nh){uri.host}) + ":" + $var(tport);' in cfg
-    assert cfg.count("route(TLS_CLIENT);") == 1  # route SEND_SOCKET, before every relay
+    # route SEND_SOCKET before every initial relay, route RELAY_INDLG before every in-dialog one
+    assert cfg.count("route(TLS_CLIENT);") == 2
+    indlg = cfg.split("route[RELAY_INDLG] {", 1)[1].split("\n}\n", 1)[0]
+    assert indlg.index("route(TLS_CLIENT);") < indlg.index("t_relay()")
+
+
+def test_genesis_destinations_name_their_send_socket() -> None:
+    """A Genesis destination carries sockname= of its side's socket for its protocol, so the
+    dispatcher's queries to a TLS Genesis leave from the private TLS socket (not from
+    ds_default_socket, UDP)."""
+    cfg = kamailio_cfg(snapshot())
+    private_ip = SYSTEM["privateIP"]
+    assert f'listen=tls:{private_ip}:5061 name "priv_tls"' in cfg
+    assert f'listen=udp:{private_ip}:5060 name "priv_udp"' in cfg
+    assert '$var(dsattrs) = "sockname=" + $var(out_name);' in cfg
+    assert '"params":[$var(dsset),"$var(dsdst)",0,0,"$var(dsattrs)"]' in cfg
 
 
 def test_keys_live_in_genproxy_pvt_readable_by_the_group() -> None:

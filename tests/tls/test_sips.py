@@ -47,9 +47,12 @@ def far_ends(pki: Pki) -> Iterator[dict[str, SipsFarEnd]]:
             "loose": SipsFarEnd(FAR["loose"], pki.untrusted_server),
             "by_path": SipsFarEnd(FAR["by_path"], pki.server),
             "modes": SipsFarEnd(FAR["modes"], pki.untrusted_server, close_after=True),
-            # requires a client certificate: the test CA's, or the generated default one
+            # requires a client certificate: the test CA's, or the generated default one;
+            # closes after each answer, so that every request opens (and shows) its own
+            # connection: queries and calls to a Genesis leave from the same private TLS socket
+            # and would otherwise share the connection whichever of them opened first
             "genesis": SipsFarEnd(FAR["genesis"], pki.server, client_ca=pki.ca.cert,
-                                  also_trusted=DEFAULT_CERT_PEM)}
+                                  also_trusted=DEFAULT_CERT_PEM, close_after=True)}
     yield ends
     for end in ends.values():
         end.stop()
@@ -307,10 +310,11 @@ def client_cn(received) -> str:
 
 def test_genesis_registered_over_tls_is_called_with_its_client_section(
         lab: Lab, far_ends: dict[str, SipsFarEnd], ports: TlsPorts, private) -> None:
-    """A Genesis registers over SIPS with a ;transport=tls Contact; calls reach it over TLS with
-    the client section for its <ip>:<port> (the client certificate that section names). The
-    dispatcher's queries (7.1.18) reach it too, but with [client:default]: Kamailio 5.6 lets no
-    script choose the section of tm's own requests (docs/tls.md)."""
+    """A Genesis registers over SIPS with a ;transport=tls Contact; a call that opens a TLS
+    connection to it uses the client section for its <ip>:<port> (the client certificate that
+    section names). The dispatcher's queries (7.1.18) reach it too, but open theirs with
+    [client:default]: Kamailio 5.6 lets no script choose the section of tm's own requests
+    (docs/tls.md)."""
     private(tlsVerify="Off")
     genesis = far_ends["genesis"]
     registered = sips_request(

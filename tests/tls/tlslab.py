@@ -250,17 +250,26 @@ def pem(path: Path) -> bytes:
 class Received:
     message: Reply
     peer_cert: dict | None
+    peer: tuple[str, int] = ("", 0)  # the proxy's end of the TLS connection it came over
+
+
+# what a far end answers, by method (ACK and anything else: nothing)
+FINAL = {"OPTIONS": (200, "OK"), "INFO": (200, "OK"), "BYE": (200, "OK")}
 
 
 class SipsFarEnd:
     """A SIP endpoint on ``ip`` over TLS presenting ``pair``; with ``client_ca`` it requires a
-    client certificate from that CA. Records every request and handshake failure; answers
-    OPTIONS 200 and INVITE 486 (ACKs are absorbed). ``close_after`` closes the connection after
-    each answer, so that the proxy's next request makes (and verifies) a new one."""
+    client certificate from that CA. Records every request (with the connection's client
+    certificate and source) and handshake failure; answers OPTIONS, INFO and BYE 200, INVITE
+    ``invite_code`` (486, or 200 with a ``;transport=tls`` Contact to set up a dialog); ACKs are
+    absorbed. ``silent`` answers nothing (a Genesis that stopped). ``close_after`` closes the
+    connection after each answer (and ACK), so that the proxy's next request makes (and
+    verifies) a new one."""
 
     def __init__(self, ip: str, pair: Pair, client_ca: Path | None = None,
-                 close_after: bool = False, also_trusted: str = ""):
-        self.ip, self.close_after = ip, close_after
+                 close_after: bool = False, also_trusted: str = "", invite_code: int = 486):
+        self.ip, self.close_after, self.invite_code = ip, close_after, invite_code
+        self.silent = False
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(pair.cert, pair.key)
         if client_ca:
@@ -294,6 +303,7 @@ class SipsFarEnd:
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(15)
         try:
+            peer_address = raw.getpeername()
             with self.context.wrap_socket(raw, server_side=True) as stream:
                 peer = stream.getpeercert()
                 buffer = bytearray()
@@ -301,22 +311,34 @@ class SipsFarEnd:
                     message = parse_message(data)
                     if message.code:
                         continue
-                    self.received.append(Received(message, peer))
+                    self.received.append(Received(message, peer, peer_address))
+                    if self.silent:
+                        continue
                     method = message.raw.split(" ", 1)[0]
-                    if method in ("OPTIONS", "INVITE"):
-                        stream.sendall(self._answer(message, *((200, "OK") if method == "OPTIONS"
-                                                                else (486, "Busy Here"))))
-                        if self.close_after:
-                            return
+                    final = (self.invite_code, "OK" if self.invite_code == 200 else "Busy Here"
+                             ) if method == "INVITE" else FINAL.get(method)
+                    if final:
+                        stream.sendall(self._answer(message, *final, contact=self._contact(
+                            method, final[0])))
+                    if self.close_after and (final or method == "ACK"):
+                        return
         except (OSError, ssl.SSLError) as exc:
             self.failures.append(f"{type(exc).__name__}: {exc}")
 
+    def _contact(self, method: str, code: int) -> str:
+        """A 200 for an INVITE starts a dialog: where its in-dialog requests go."""
+        if method == "INVITE" and code == 200:
+            return f"<sip:farend@{self.uri_host};transport=tls>"
+        return ""
+
     @staticmethod
-    def _answer(request: Reply, code: int, reason: str) -> bytes:
+    def _answer(request: Reply, code: int, reason: str, contact: str = "") -> bytes:
         keep = [f"{name}: {value}" for name, value in request.headers
                 if name.lower() in ("via", "from", "call-id", "cseq", "record-route")]
         to = request.header("To") or ""
         keep.append(f"To: {to};tag=farend" if code > 100 and "tag=" not in to else f"To: {to}")
+        if contact:
+            keep.append(f"Contact: {contact}")
         return "\r\n".join([f"SIP/2.0 {code} {reason}", *keep, "Content-Length: 0", "",
                             ""]).encode()
 
