@@ -486,8 +486,17 @@ install_agents() {
   say "agents installed from $agents"
 }
 
+# Debian enables these at install (and a server installed before may be running): on a cluster
+# node only Pacemaker starts them, with genweb's files (the commit disables them again).
+disable_engine_units() {
+  have_systemd || return 0
+  systemctl disable --now kamailio.service rtpengine-daemon.service mariadb.service \
+    || say "warning: could not disable kamailio, rtpengine-daemon or mariadb at boot"
+}
+
 prepare_node() {
   install_packages "${NODE_PACKAGES[@]}"
+  disable_engine_units
   ensure_node_user
   install_sudoers
   configure_sshd

@@ -36,7 +36,7 @@ from .. import jobs
 from ..catalogue import Effect
 from ..kamailio import reload_commands
 from ..nodes import CommandFailed, NodeAccess
-from . import cluster, steps
+from . import cluster, database, steps
 from . import inputs as commit_inputs
 from .access import node_access, targets
 from .clusterstate import ClusterState
@@ -51,6 +51,7 @@ from .steps import (
     apply_cib,
     boot_mode,
     cluster_state,
+    crm_holding,
     crm_without_fencing,
     install_file,
     remove_file,
@@ -79,6 +80,9 @@ KAMAILIO_RETRIES = 3  # cleanups of a Kamailio that failed to start before its d
 QUORUM_TIMEOUT = 180.0  # s: a first start waits Pacemaker's 20 s dc-deadtime on top of corosync
 SERVICE_TIMEOUT = 180.0  # s: IPs, redis, rtpengine and Kamailio started on one node
 SWITCH_TIMEOUT = 120.0
+# The ping clones' dampen (5 s) plus a margin: how long the IPs must stay on one node after a
+# start before the commit prepares the database there.
+PRIMARY_SETTLE = 7.0
 # A started Kamailio must still run this long later: a failing start can look started briefly,
 # and its monitor (every 10 s) must not have failed it either.
 SETTLE_SECONDS = 6.0
@@ -219,11 +223,13 @@ class CommitJob:
         kept = {file.path for file in self.rendered.files[name]}
         return [file for file in self.previous.files[name] if file.path not in kept]
 
-    def update_cib(self, name: str, *, fencing_off: bool) -> None:
+    def update_cib(self, name: str, *, fencing_off: bool, hold: str | None = None) -> None:
         crm = crm_without_fencing(self.rendered.crm) if fencing_off else self.rendered.crm
-        staged_ids = cluster.cluster_object_ids(self.inputs.staged)
+        if hold is not None:
+            crm = crm_holding(crm, hold)
+        staged_ids = crm_object_ids(self.inputs.staged)
         committed = self.inputs.committed
-        old_ids = cluster.cluster_object_ids(committed) if committed and committed.nodes else ()
+        old_ids = crm_object_ids(committed) if committed and committed.nodes else ()
         stale = [rid for rid in old_ids if rid not in staged_ids]
         previous = None
         if self.previous is not None:
@@ -390,21 +396,44 @@ class CommitJob:
             wait_for(run, self.names, lambda s: s.quorate and set(self.names) <= set(s.online),
                      QUORUM_TIMEOUT, "Every node joining the cluster with quorum")
         first = self.names[0]
-        self.update_cib(first, fencing_off=True)
+        # Kamailio waits until its database is ready on the node that holds the IPs.
+        self.update_cib(first, fencing_off=True, hold=cluster.KAMAILIO)
         for name in self.removed:
             self.forget_node(first, name)
         with run.step("Waiting for the floating IPs to start"):
-            primary = wait_for(run, self.names, lambda s: s.primary is not None,
-                               SERVICE_TIMEOUT, "The floating IPs starting").primary
+            primary = self.wait_for_primary()
         self.update_rows(primary)
+        with run.step(f"Starting Kamailio on node '{primary}'"):
+            run.run(primary, ["crm", "resource", "start", cluster.KAMAILIO], timeout=120)
         self.wait_for_service(primary)
         self.configure_boot(self.names)
         self.restore_fencing(first)
 
+    def wait_for_primary(self) -> str:
+        """The node holding the IPs once it stays put. Right after a start the IPs may move:
+        the ping clones report reachability a few seconds after they start (dampen), and a
+        node not yet reporting scores as one that lost its network (cluster.ping_resources).
+        Once the primary's own pings run and their score is written, only a node that reaches
+        more networks can take the IPs: so the ping clones run on the primary, and the primary
+        stays the same for PRIMARY_SETTLE seconds."""
+        pings = [f"ping_{network}_clone" for network, _ in cluster.pings(self.inputs.staged)]
+        last: list[str | None] = [None]
+
+        def ready(state: ClusterState) -> bool:
+            primary = state.primary
+            pinging = all(state.runs(p, primary) for p in pings) if primary else False
+            same = primary is not None and primary == last[0]
+            last[0] = primary
+            return same and pinging
+
+        return wait_for(self.run_, self.names, ready, SERVICE_TIMEOUT,
+                        "The floating IPs starting", settle=PRIMARY_SETTLE).primary
+
     def wait_for_service(self, primary: str) -> None:
-        """Until Kamailio runs beside the IPs. The cluster started it as soon as the CIB was
-        loaded, possibly before its database users and tables existed: a start that failed
-        then is cleaned up (forgotten) so that Pacemaker tries again, a few times at most."""
+        """Until Kamailio runs beside the IPs. A start that fails all the same (its database
+        was promoted a moment too late, say) is cleaned up (forgotten) so that Pacemaker tries
+        again, a few times at most; once it runs, failed starts left on other nodes are
+        cleaned up too."""
         run = self.run_
         retries = [KAMAILIO_RETRIES]
 
@@ -421,8 +450,16 @@ class CommitJob:
             return False
 
         with run.step(f"Waiting for the proxy service on node '{primary}'"):
-            wait_for(run, self.names, ready, SERVICE_TIMEOUT, "The proxy service starting",
-                     settle=SETTLE_SECONDS)
+            state = wait_for(run, self.names, ready, SERVICE_TIMEOUT,
+                             "The proxy service starting", settle=SETTLE_SECONDS)
+        failed = sorted({failure.node for failure in state.failures_of(cluster.KAMAILIO)})
+        if failed:
+            # A failed start bans Kamailio from that node (fail count INFINITY): forget it, or
+            # the node can never take over.
+            run.status(f"Clearing Kamailio's failed start on {', '.join(failed)} (it runs on "
+                       f"node '{state.service_node}')")
+            run.run(primary, ["crm", "resource", "cleanup", cluster.KAMAILIO], check=False,
+                    timeout=120)
 
     def stop_node(self, name: str, *, was_running: bool, removed: bool) -> None:
         run = self.run_
@@ -452,6 +489,12 @@ class CommitJob:
 
 
 ENGINE_LABELS = ("Kamailio", "database", "rtpengine", "redis", "cluster")
+
+
+def crm_object_ids(snapshot: Snapshot) -> tuple[str, ...]:
+    """Every CIB id a commit owns. `load update` never deletes: the ids a snapshot no longer has
+    (a deleted fence, the database resources after dbEngine went to MS SQL) are deleted."""
+    return cluster.cluster_object_ids(snapshot) + database.database_object_ids(snapshot)
 
 
 def build(progress: jobs.Progress, snapshot: Snapshot) -> Rendered:

@@ -9,7 +9,8 @@ The cluster runs the manual's Figure 4:
 - ``redis_clone`` (stock ``ocf:heartbeat:redis``): a promotable clone, the primary beside the
   IPs and a replica on every other node (media.py renders its configuration);
 - ``rtpeng_clone`` (``ocf:amtelco:rtpengine``, genweb/agents/ocf/rtpengine): promotable, the
-  daemon runs only where promoted, after the IPs and the redis primary (media.py's model);
+  daemon runs on every node holding the active node's calls, promoted (taking them over) after
+  the IPs and the redis primary (media.py's model, docs/media.md);
 - ``ping_private_clone`` / ``ping_public_clone``: network checks that steer the IPs away from a
   node that lost a network;
 - one stonith resource per fence record, with a ``fencing_topology`` from fencePriority.
@@ -57,10 +58,12 @@ PRIVATE_IP = "failover_ip1"
 SECOND_IP = "failover_ip2"
 KAMAILIO = "kam_heartbeats"
 RTPENGINE, RTPENGINE_CLONE = "rtpeng_prim", "rtpeng_clone"
+# How long rtpengine's start waits for its node's redis to be in sync (the agent's redis_wait).
+RTPENGINE_REDIS_WAIT_S = 60
 REDIS, REDIS_CLONE = "redis_prim", "redis_clone"
 
 # Units Debian enables at install that would start the same engines with the same files.
-ENGINE_UNITS = ("kamailio.service", "rtpengine-daemon.service")
+ENGINE_UNITS = ("kamailio.service", "rtpengine-daemon.service", "mariadb.service")
 
 # Where each manual key lands in the cluster's configuration (page, key, place): docs/engine-map.
 ENGINE_MAP: tuple[tuple[str, str, str], ...] = (
@@ -383,8 +386,14 @@ def kamailio_resource(snapshot: Snapshot, fail: str) -> CrmObject:
 
     The agent's monitor sends OPTIONS sip:monitor@privateIP:privatePort with sipsak (a node
     package): kamailio.cfg must answer it. kamctlrc "" turns off the agent's `kamctl monitor`
-    check, which needs a FIFO kamailio.cfg does not open. The PID file in /run/kamailio makes
-    the agent create Debian's runtime directory (kamailio's control socket lives there).
+    check, which needs a FIFO kamailio.cfg does not open. The PID file and the control socket
+    live in Debian's runtime directory, /run/kamailio.
+
+    No kamuser: the agent then starts Kamailio as root, and Kamailio itself drops to
+    kamailio:kamailio (``-u``/``-g``) once its PID file and sockets are made. With kamuser the
+    agent starts it through ``su kamailio``, and that Kamailio cannot write into a
+    /run/kamailio that root created first: the commit's own ``kamailio -c`` (verify.py, run as
+    root) leaves it root:root 0700, and the start exits 255 at once on that node.
     """
     private_ip = snapshot.value(SYSTEM, "privateIP")
     return primitive(KAMAILIO, "ocf:heartbeat:kamailio", {
@@ -395,9 +404,8 @@ def kamailio_resource(snapshot: Snapshot, fail: str) -> CrmObject:
         "port": snapshot.value(SYSTEM, "privatePort"),
         "proto": "conf_udp",
         "kamctlrc": "",
-        "kamuser": "kamailio",
         "kamgroup": "kamailio",
-        "extra_options": f"-m {KAMAILIO_SHM_MB} -M {KAMAILIO_PKG_MB}",
+        "extra_options": f"-u kamailio -m {KAMAILIO_SHM_MB} -M {KAMAILIO_PKG_MB}",
     }, [
         op("start", timeout="60s", interval="0s"),
         op("stop", timeout="30s", interval="0s"),
@@ -429,10 +437,13 @@ def media_resources(fail: str) -> list[CrmObject]:
         op("monitor", interval="10s", timeout="60s", role="Promoted", on_fail=fail),
         op("monitor", interval="30s", timeout="60s", role="Unpromoted"),
     ])
+    # The daemon runs on every node, a standby holding the active node's calls as foreign ones
+    # (media.py); start waits up to redis_wait for the node's redis, so that it restores them.
     rtpengine = primitive(RTPENGINE, "ocf:amtelco:rtpengine", {
         "config": RTPENGINE_CONF, "foreign_script": FOREIGN_SCRIPT,
+        "redis_wait": RTPENGINE_REDIS_WAIT_S,
     }, [
-        op("start", timeout="20s", interval="0s"),
+        op("start", timeout=f"{RTPENGINE_REDIS_WAIT_S + 30}s", interval="0s"),
         op("stop", timeout="30s", interval="0s"),
         op("promote", timeout="30s", interval="0s"),
         op("demote", timeout="30s", interval="0s"),
@@ -450,11 +461,16 @@ def service_constraints() -> list[CrmObject]:
         order("ord_ip_before_kam", "Mandatory", IP_GROUP, KAMAILIO),
         colocation("col_rtpeng_with_ip", f"{RTPENGINE_CLONE}:Promoted", IP_GROUP),
         colocation("col_redis_with_rtpeng", f"{REDIS_CLONE}:Promoted", f"{RTPENGINE_CLONE}:Promoted"),
-        # rtpengine binds the floating addresses when it starts (on promotion) ...
+        # A standby's sockets on the floating addresses exist already (ip_nonlocal_bind);
+        # promotion takes the calls over once the IPs are here ...
         order("ord_ip_before_rtpeng", "Mandatory", IP_GROUP, f"{RTPENGINE_CLONE}:promote"),
-        # ... and restores the calls from, then writes to, its node's redis: the primary by then.
+        # ... and from then on writes them to its node's redis: the primary by then.
         order("ord_redis_before_rtpeng", "Mandatory", f"{REDIS_CLONE}:promote",
               f"{RTPENGINE_CLONE}:promote"),
+        # rtpengine's start waits (up to its redis_wait) for its node's redis: start that first
+        # when both start together, so a cluster start is not held up a minute. Optional: a
+        # redis restart alone never restarts rtpengine.
+        order("ord_redis_start_before_rtpeng", "Optional", REDIS_CLONE, RTPENGINE_CLONE),
         # Media before signalling on a failover; Optional so that an rtpengine recovery on its
         # own never restarts Kamailio (rtpengine's ng port is on loopback, always the same).
         order("ord_rtpeng_before_kam", "Optional", f"{RTPENGINE_CLONE}:promote",

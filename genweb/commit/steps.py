@@ -328,6 +328,32 @@ def crm_without_fencing(crm: str) -> str:
     return crm.replace(on, off, 1)
 
 
+def crm_holding(crm: str, rid: str) -> str:
+    """The crm script with resource ``rid`` held stopped (meta target-role=Stopped).
+
+    A full restart loads the CIB this way for Kamailio: it must not start before the proxy
+    database on the new primary has its tables, users and rows, or its start fails and
+    Pacemaker moves the whole service away from the node that was just prepared.
+    ``crm resource start`` lets it go.
+    """
+    lines = crm.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"primitive {rid} ")),
+                 None)
+    if start is None:
+        return crm
+    end = start
+    while lines[end].endswith(" \\") and end + 1 < len(lines):
+        end += 1
+    for i in range(start, end + 1):
+        if lines[i].lstrip().startswith("meta "):
+            tail = " \\" if lines[i].endswith(" \\") else ""
+            body = lines[i][:-2] if tail else lines[i]
+            lines[i] = f'{body} target-role="Stopped"{tail}'
+            return "\n".join(lines)
+    lines[end] += ' \\\n\tmeta target-role="Stopped"'
+    return "\n".join(lines)
+
+
 def load_crm(run: Run, name: str, crm: str) -> None:
     """``crm configure load update`` of a script written root-only on the node."""
     ensure_dir(run, name, CRM_SCRIPT)

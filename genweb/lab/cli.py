@@ -35,13 +35,18 @@ def lab() -> None:
               help="Public key file allowed to log in as genweb (repeatable).")
 @click.option("--no-password-auth", is_flag=True,
               help="Keys only for genweb, as the manual's default sshd_config (5.2.5).")
-def up(count: int, name: str, keys: tuple[Path, ...], no_password_auth: bool) -> None:
+@click.option("--sudoers", type=click.Choice(["all", "contract"]), default="all",
+              show_default=True,
+              help="genweb's sudo rights: every command, or deploy/sudoers.genweb as "
+                   "install.sh --node installs it.")
+def up(count: int, name: str, keys: tuple[Path, ...], no_password_auth: bool,
+       sudoers: str) -> None:
     """Build the lab (or report that it is already up)."""
     try:
         started = Lab.load(name)
         was_up = started is not None and started.is_up()
         built = Lab.up(count, name, password_auth=not no_password_auth,
-                       authorized_keys=[key.read_text() for key in keys])
+                       authorized_keys=[key.read_text() for key in keys], sudoers=sudoers)
     except (LabError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"lab {name} {'was already' if was_up else 'is'} up: {len(built.nodes)} nodes")

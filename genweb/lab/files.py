@@ -1,8 +1,9 @@
 """What each lab node and the switch are made of on disk (prepared on the host before start).
 
-A node sees the host's /etc and /var through copy-on-write overlays (packages and their
-configuration are there, the node's changes stay in the lab's state dir), the cluster's state
-and logs in fresh directories, and its own /home, /root, /tmp, /dev/shm and /run.
+A node sees the host's /etc, /var and /usr through copy-on-write overlays (packages and their
+configuration are there, the node's changes stay in the lab's state dir: a commit that installs
+agents into /usr/lib/ocf or /usr/sbin writes into the node, never into the host), the cluster's
+state and logs in fresh directories, and its own /home, /root, /tmp, /dev/shm and /run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .topology import NodeSpec
 
-OVERLAYS = ("/etc", "/var")
+OVERLAYS = ("/etc", "/var", "/usr")
 # Fresh per node, with the host's sub-directories (owners and modes) but none of its files:
 # cluster state must start empty, and logs must be the node's own.
 SKELETONS = ("/var/log", "/var/lib/pacemaker", "/var/lib/corosync")
@@ -49,7 +50,8 @@ def mount_plan(node_dir: Path, shim: Path) -> list[str]:
 
 
 def prepare_node(node_dir: Path, node: NodeSpec, hosts: str, sshd_config: str,
-                 host_key: Path, shim: Path, root_ssh: RootSSH | None) -> None:
+                 host_key: Path, shim: Path, root_ssh: RootSSH | None,
+                 sudoers: str = "all") -> None:
     """A fresh node directory: overlay layers, fresh dirs, pre-seeded /etc files, mount plan."""
     if node_dir.exists():
         shutil.rmtree(node_dir)
@@ -73,10 +75,37 @@ def prepare_node(node_dir: Path, node: NodeSpec, hosts: str, sshd_config: str,
     seed(upper, "/etc", "ssh/ssh_host_ed25519_key", host_key.read_text(), 0o600)
     seed(upper, "/etc", "ssh/ssh_host_ed25519_key.pub",
          host_key.with_suffix(".pub").read_text(), 0o644)
-    # As on real nodes: the web server's user may run anything through sudo without a password.
-    seed(upper, "/etc", "sudoers.d/genweb", "genweb ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440)
+    seed(upper, "/etc", "sudoers.d/genweb", sudoers_text(sudoers), 0o440)
     (node_dir / "hostname").write_text(node.name)
     (node_dir / "mounts").write_text("\n".join(mount_plan(node_dir, shim)) + "\n")
+
+
+SUDOERS_ALL = "genweb ALL=(ALL:ALL) NOPASSWD: ALL\n"
+# What install.sh --node installs as /etc/sudoers.d/genweb: the commands the commit may send.
+SUDOERS_CONTRACT = Path(__file__).resolve().parents[2] / "deploy" / "sudoers.genweb"
+
+
+def sudoers_text(kind: str) -> str:
+    """"all": genweb may run anything as root (handy for poking at nodes by hand);
+    "contract": deploy/sudoers.genweb, so a lab run proves every command the commit sends is
+    one real nodes allow."""
+    if kind == "all":
+        return SUDOERS_ALL
+    if kind == "contract":
+        return SUDOERS_CONTRACT.read_text()
+    raise ValueError(f"sudoers must be 'all' or 'contract', not {kind!r}")
+
+
+# What install.sh --node does on a node beyond packages, sudoers and sshd (prepare_private_dirs):
+# the genproxy group that may read the TLS keys, Kamailio in it, genweb's directories. Kept in
+# step with install.sh by tests/lab/test_plan.py.
+NODE_PREPARATION = """set -e
+getent group genproxy >/dev/null || groupadd --system genproxy
+install -d -m 0750 -o root -g genproxy /etc/ssl/genproxy_pvt
+if id kamailio >/dev/null 2>&1; then usermod -a -G genproxy kamailio; fi
+install -d -m 0755 -o root -g root /etc/genproxy
+install -d -m 0700 -o root -g root /etc/genproxy/fence-secrets
+"""
 
 
 @dataclass(frozen=True)

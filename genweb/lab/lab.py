@@ -97,7 +97,8 @@ class Lab:
     """A running (or recorded) lab. Build one with ``Lab.up``, find one with ``Lab.load``."""
 
     def __init__(self, name: str, root: Path, nodes: list[LabNode], switch: Switch,
-                 password: str, password_auth: bool, root_ssh: bool = True) -> None:
+                 password: str, password_auth: bool, root_ssh: bool = True,
+                 sudoers: str = "all") -> None:
         self.name = name
         self.dir = root / name
         self.nodes = nodes
@@ -107,6 +108,7 @@ class Lab:
         self.password = password          # the genweb user's password on every node
         self.password_auth = password_auth
         self.root_ssh = root_ssh           # nodes trust each other's root keys (crmsh needs it)
+        self.sudoers = sudoers             # "all" or "contract" (deploy/sudoers.genweb)
 
     def __repr__(self) -> str:
         return f"Lab({self.name!r}, nodes={[n.name for n in self.nodes]})"
@@ -116,8 +118,14 @@ class Lab:
     @classmethod
     def up(cls, count: int = 3, name: str = DEFAULT_NAME, *, root: Path | None = None,
            password_auth: bool = True, root_ssh: bool = True,
-           authorized_keys: Sequence[str] = ()) -> Lab:
-        """Build the lab, or return it if it is already up with that many nodes."""
+           authorized_keys: Sequence[str] = (), sudoers: str = "all") -> Lab:
+        """Build the lab, or return it if it is already up with that many nodes.
+
+        ``sudoers="contract"`` gives genweb the rights install.sh --node gives it
+        (deploy/sudoers.genweb) instead of every right: a commit then proves that every command
+        it sends is one real nodes allow.
+        """
+        files.sudoers_text(sudoers)  # refuse a bad choice before building anything
         root = root or state_root()
         specs = node_specs(name, count)
         check_prerequisites(root)
@@ -134,6 +142,7 @@ class Lab:
                 existing._teardown()  # half-built or crashed earlier: clear it first
             _refuse_foreign_namespaces(name, specs)
             lab = cls._new(name, root, specs, password_auth, root_ssh)
+            lab.sudoers = sudoers
             try:
                 lab._build(authorized_keys)
             except BaseException:
@@ -219,7 +228,7 @@ class Lab:
                                files.sshd_config(node.private_ip, self.password_auth,
                                                  self.root_ssh),
                                self.dir / "keys" / node.name / "ssh_host_ed25519_key",
-                               self.dir / "systemctl", root_ssh)
+                               self.dir / "systemctl", root_ssh, self.sudoers)
             child = _spawn(["nsenter", f"--net={netns.NETNS_DIR / node.netns}", "unshare",
                             "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc",
                             "--propagation", "private", "bash", str(init), str(node_dir)],
@@ -249,6 +258,7 @@ class Lab:
         self.exec(node.name, ["useradd", "--create-home", "--user-group", "--shell",
                               "/bin/bash", NODE_USER])
         self.exec(node.name, ["chpasswd"], input=f"{NODE_USER}:{self.password}\n")
+        self.exec(node.name, ["sh", "-c", files.NODE_PREPARATION])
         for key in keys:
             self.authorize_key(key, only=node.name)
         self.exec(node.name, ["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E",
@@ -390,6 +400,7 @@ class Lab:
     def _save(self) -> None:
         data = {"name": self.name, "password": self.password,
                 "password_auth": self.password_auth, "root_ssh": self.root_ssh,
+                "sudoers": self.sudoers,
                 "switch": {**asdict(self.switch),
                            "snmpd": self.switch.snmpd.to_json() if self.switch.snmpd else None},
                 "nodes": [{**asdict(n), "init": n.init.to_json() if n.init else None,
@@ -414,7 +425,7 @@ class Lab:
         nodes = [LabNode(**{**n, "init": Proc.from_json(n["init"]),
                             "holder": Proc.from_json(n["holder"])}) for n in data["nodes"]]
         return cls(name, root, nodes, Switch(**switch), data["password"], data["password_auth"],
-                   data.get("root_ssh", True))
+                   data.get("root_ssh", True), data.get("sudoers", "all"))
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def quick(monkeypatch):
     for name in ("QUORUM_TIMEOUT", "SERVICE_TIMEOUT", "SWITCH_TIMEOUT"):
         monkeypatch.setattr(apply, name, 0.3)
     monkeypatch.setattr(apply, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(apply, "PRIMARY_SETTLE", 0.0)
 
 
 @pytest.fixture

@@ -137,7 +137,12 @@ class FakeCluster(Recorder):
             f'active="{active}" failed="false" nodes_running_on="{int(bool(primary))}">{where}'
             f'</resource></group>'
             f'<resource id="kam_heartbeats" role="{"Started" if primary else "Stopped"}" '
-            f'active="{active}" failed="false">{where}</resource>')
+            f'active="{active}" failed="false">{where}</resource>'
+            # the ping clone of privatePing runs on every online node
+            '<clone id="ping_private_clone">' + "".join(
+                f'<resource id="ping_private" role="Started" active="true" failed="false">'
+                f'<node name="{n}" id="{i}" cached="true"/></resource>'
+                for i, n in enumerate(online, 1)) + '</clone>')
         return (f'<pacemaker-result api-version="2.25" request="crm_mon --output-as=xml">'
                 f'<summary><current_dc present="true" name="{online[0] if online else ""}" '
                 f'with_quorum="{str(quorate).lower()}"/></summary>'

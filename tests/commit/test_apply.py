@@ -93,6 +93,11 @@ def test_first_commit_builds_and_starts_every_node(wired):
     # Fencing: loaded off (nodes join one by one), then switched to the programmed value.
     assert cluster.files["node1"][CRM_SCRIPT].count('stonith-enabled="false"') == 1
     assert cluster.actions()[-1] == "node1: crm configure property stonith-enabled=true"
+    # Kamailio is loaded held and let go only after its database is ready on the primary
+    assert 'meta priority="10" target-role="Stopped"' in cluster.files["node1"][CRM_SCRIPT]
+    actions = cluster.actions()
+    rows = max(i for i, a in enumerate(actions) if a == f"node1: {MYSQL[-1]}")
+    assert actions.index("node1: crm resource start kam_heartbeats") > rows
     assert not store.has_pending_changes()
     summary = jobs.get(job.id).summary
     assert summary.startswith("First commit") and "rw-secret-1" not in summary
@@ -373,3 +378,20 @@ def test_a_service_seen_started_for_a_moment_is_not_taken_for_running(ctx):
     state = steps.wait_for(run, cluster.names, lambda s: seen.append(s.service_node) or
                            s.service_node is not None, 5, "Kamailio", settle=0.01)
     assert state.service_node == "node1" and seen[:2] == ["node1", None]
+
+
+def test_leaving_mysql_removes_the_database_resources_from_the_cib(wired):
+    """`load update` never deletes: the db_* ids go by name once dbEngine is MS SQL."""
+    from genweb.commit import database
+
+    cluster = wired
+    committed_cluster(cluster)
+    mysql_ids = set(database.database_object_ids(gather(renew=False).staged))
+    assert mysql_ids and mysql_ids <= cluster.cib_ids
+    store.save_settings("databaseConfig", {"dbEngine": "MS SQL", "dbHost": "sql.example.com",
+                                           "dbrwUser": "kamailio", "dbrwPass": "rw-secret-2"})
+    job = commit()
+    assert job.status == jobs.SUCCEEDED, lines(job.id)
+    deletes = [call for call in cluster.actions() if "configure delete --force" in call]
+    assert deletes and mysql_ids <= set(deletes[-1].split()[5:]), deletes
+    assert not mysql_ids & cluster.cib_ids

@@ -38,6 +38,8 @@ def test_the_mount_plan_hides_the_state_dir_last(monkeypatch):
     node_dir, shim = state / "nodes" / "node1", state / "systemctl"
     plan = files.mount_plan(node_dir, shim)
     assert plan[0].startswith("overlay /etc ") and plan[1].startswith("overlay /var ")
+    # agents a commit installs under /usr land in the node, never in the host
+    assert plan[2].startswith("overlay /usr ")
     assert plan[-1].startswith("tmpfs /run ")
     assert f"robind {shim} /usr/bin/systemctl" in plan
     monkeypatch.setattr(files, "SYSTEMCTL", "/nonexistent/systemctl")
@@ -49,3 +51,18 @@ def test_sshd_config_follows_the_manuals_password_rule():
     assert keys_only.endswith("Match User genweb\n  PasswordAuthentication no\n")
     assert "ListenAddress 198.18.0.11" in keys_only
     assert "Match" not in files.sshd_config("198.18.0.11", password_auth=True, root_ssh=False)
+
+
+def test_node_preparation_is_what_install_sh_does():
+    """The lab prepares a node as install.sh --node does (prepare_private_dirs), line by line."""
+    install = (Path(__file__).resolve().parents[2] / "install.sh").read_text()
+    body = install.split("prepare_private_dirs() {", 1)[1].split("\n}", 1)[0]
+    wanted = [line.strip() for line in files.NODE_PREPARATION.splitlines()[1:] if line.strip()]
+    assert wanted and all(line in body for line in wanted), (wanted, body)
+
+
+def test_sudoers_choices():
+    assert files.sudoers_text("all") == files.SUDOERS_ALL
+    assert "Cmnd_Alias GENWEB_WRITE" in files.sudoers_text("contract")
+    with pytest.raises(ValueError):
+        files.sudoers_text("some")

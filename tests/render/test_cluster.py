@@ -588,7 +588,8 @@ def test_start_at_boot_enables_the_stack_never_the_engines() -> None:
         "systemctl", "enable", "corosync.service", "pacemaker.service")
     off = cluster.boot_commands(snapshot())
     assert off[0][1] == "disable"
-    assert off[1] == ("systemctl", "disable", "kamailio.service", "rtpengine-daemon.service")
+    assert off[1] == ("systemctl", "disable", "kamailio.service", "rtpengine-daemon.service",
+                      "mariadb.service")
 
 
 def test_engine_map_names_real_keys() -> None:

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""bench/failover: how long is the SIP service gone when the active node dies, and how long do
+commits take? (a benchmark, run by hand, as root: it builds a 3-node lab)
+
+    .venv/bin/python bench/failover.py                 # 5 failovers, ~8 minutes on 2 cores
+    .venv/bin/python bench/failover.py --runs 7
+    .venv/bin/python bench/failover.py --write-docs    # also replace '## Failover' in docs/benchmarks.md
+
+What it does, in a lab of its own (genweb/lab, 198.18.0.0/15 inside network namespaces):
+
+1. configures a whole system through the REST API (tests/lab/e2ekit.py, the same as the
+   end-to-end test: three nodes, fence_ether_snmp fences on the lab switch, MySQL, a Genesis
+   subscriber) and commits it: the first commit's time;
+2. a no-downtime commit (a denyList change, applied by Kamailio's address reload) and a full
+   commit on 3 nodes (a commit with no change rebuilds everything, manual 16.0): their times;
+3. ``--runs`` failovers: while a caller places 10 calls/s and the Genesis sends 5 REGISTER/s
+   through the floating IP, ``kill -9`` of the active node's cluster stack and engines. The
+   measures are the time from the kill to the first call answered 200 and to the first
+   REGISTER answered 200 after it, from sipp's message traces (every message is timestamped).
+   Fencing is on: the survivors shut the victim's switch port before they take over. Then the
+   victim is brought back as a reboot would (its leftover address dropped, the port switched
+   on by genweb's UnFence, the stack started by Start System) and the cluster settles before
+   the next run.
+
+Every process is started in its own session and stopped by its PID; loads are bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.benchdocs import write_section  # noqa: E402
+from genweb.lab import Lab  # noqa: E402
+from genweb.lab.topology import PREFIX_LEN  # noqa: E402
+from tests.lab.e2ekit import (  # noqa: E402
+    DENIED,
+    GENESIS_IP,
+    GENESIS_PASSWORD,
+    GENESIS_USER,
+    SIP_PORT,
+    VIP,
+    Genweb,
+    NsSipp,
+    Sip,
+    crm_mon,
+    holders,
+    kill_stack,
+    not_running,
+    state,
+    switch_port_up,
+    wait,
+)
+
+SECTION = "## Failover"
+CALL_RATE, REGISTER_RATE = 10, 5  # per second, during a failover run
+PROBE_SECONDS = 40  # how long the probes run at most after the kill
+SETTLE_TIMEOUT = 240
+
+
+def healthy(lab: Lab, names: list[str]) -> bool:
+    """Every node sees all nodes online with quorum, every resource running, no failure."""
+    for name in names:
+        xml = crm_mon(lab, [name])
+        now = state(lab, [name]) if xml else None
+        if not (now and now.quorate and set(now.online) == set(names) and now.service_node
+                and not not_running(xml)):
+            return False
+    return True
+
+
+def service_node(lab: Lab, names: list[str]) -> str:
+    """The node every node says holds the service (a node that just rejoined may still show
+    an older picture), and that really holds the floating IP."""
+    views = {name: state(lab, [name]) for name in names}
+    nodes = {view.service_node if view else None for view in views.values()}
+    assert len(nodes) == 1 and None not in nodes, views
+    node = nodes.pop()
+    assert holders(lab, VIP) == [node]
+    return str(node)
+
+
+def probes(sip: Sip) -> tuple[NsSipp, NsSipp]:
+    """A caller (10 calls/s) and the Genesis re-registering (5/s), both bounded."""
+    target = f"{VIP}:{SIP_PORT}"
+    calls = sip.calls(CALL_RATE * (PROBE_SECONDS + 5), CALL_RATE, timeout_ms=2000, start=True)
+    assert sip.genesis is not None
+    registers = sip.agent(
+        "register_auth.xml", GENESIS_IP, target=target, service=GENESIS_USER,
+        keys={"contact_port": str(sip.genesis.port), "expires": "600"},
+        args=["-m", str(REGISTER_RATE * (PROBE_SECONDS + 5)), "-r", str(REGISTER_RATE),
+              "-recv_timeout", "2000", "-au", GENESIS_USER, "-ap", GENESIS_PASSWORD]).start()
+    return calls, registers
+
+
+def first_ok(agent: NsSipp, method: str, killed: float, dead: float) -> float | None:
+    """Seconds from the kill (``killed``) to the first 200 for a ``method`` request first sent
+    once the victim's processes were gone (``dead``): an answer to an earlier request may
+    still come from the old node, in the instant the kill takes."""
+    first_sent: dict[str, float] = {}
+    for message in agent.messages():
+        call_id = message.header("Call-ID") or ""
+        if message.sent and message.method == method:
+            first_sent.setdefault(call_id, message.time)
+        elif not message.sent and message.code == 200 and \
+                method in (message.header("CSeq") or "") and \
+                first_sent.get(call_id, 0.0) > dead:
+            return message.time - killed
+    return None
+
+
+def failover(lab: Lab, web: Genweb, sip: Sip) -> tuple[float | None, float | None, str, str]:
+    names = [node.name for node in lab.nodes]
+    victim = service_node(lab, names)
+    calls, registers = probes(sip)
+    time.sleep(3)  # both probes succeed before the kill
+    killed_at = time.time()
+    kill_stack(lab, victim)
+    dead_at = time.time()
+    survivors = [name for name in names if name != victim]
+    deadline = time.monotonic() + PROBE_SECONDS
+    call_s = register_s = None
+    while time.monotonic() < deadline and (call_s is None or register_s is None):
+        time.sleep(1)
+        call_s = first_ok(calls, "INVITE", killed_at, dead_at)
+        register_s = first_ok(registers, "REGISTER", killed_at, dead_at)
+    calls.stop()
+    registers.stop()
+    reboot(lab, web, victim)
+    wait(lambda: healthy(lab, names), SETTLE_TIMEOUT, "the cluster settling after a failover")
+    took_over = service_node(lab, names)  # stickiness keeps it where it went
+    assert took_over in survivors, (victim, took_over)
+    return call_s, register_s, victim, took_over
+
+
+def reboot(lab: Lab, web: Genweb, victim: str) -> None:
+    """What a reboot and an operator do to a fenced node: its addresses and libqb's shared
+    memory go, the switch port comes back (UnFence), the stack starts (Start System)."""
+    node = lab.node(victim)
+    wait(lambda: not switch_port_up(lab, node.private_port), 60, f"{victim} fenced")
+    lab.exec(victim, ["ip", "addr", "del", f"{VIP}/{PREFIX_LEN}", "dev", "eth0"], check=False)
+    # /run is a tmpfs that a reboot empties: the engines' PID files and sockets go with it
+    lab.exec(victim, ["sh", "-c", "rm -rf /dev/shm/qb-* /run/kamailio /run/mysqld/*.pid "
+                      "/run/mysqld/*.sock /run/redis/*.pid /run/rtpengine/*.pid"], check=False)
+    fence = next(item for item in web.api("GET", "/api/fences?limit=100")["items"]
+                 if item["values"]["fenceNodeName"] == victim)
+    run_job(web, f"/api/fences/{fence['id']}/unfence")
+    node_id = next(item["id"] for item in web.api("GET", "/api/haNodes?limit=100")["items"]
+                   if item["values"]["nodeName"] == victim)
+    run_job(web, f"/api/haNodes/{node_id}/startSystem")
+
+
+def run_job(web: Genweb, url: str) -> None:
+    job_id = web.api("POST", url, {})["jobId"]
+    job = wait(lambda: (lambda j: j if j["status"] not in ("running", "queued") else None)(
+        web.api("GET", f"/api/jobs/{job_id}")), 180, url)
+    assert job["status"] == "succeeded", job
+
+
+def timed_commit(web: Genweb) -> float:
+    job, lines, seconds = web.commit()
+    assert job["status"] == "succeeded", "\n".join(lines[-20:])
+    return seconds
+
+
+def summary(values: list[float | None]) -> str:
+    got = sorted(v for v in values if v is not None)
+    if not got:
+        return "never"
+    missing = len(values) - len(got)
+    text = (f"median {statistics.median(got):.2f} s (min {got[0]:.2f}, max {got[-1]:.2f}, "
+            f"n={len(got)})")
+    return text + (f", {missing} run(s) without one in {PROBE_SECONDS} s" if missing else "")
+
+
+def report(results: list[tuple[float | None, float | None, str, str]],
+           commits: dict[str, float]) -> str:
+    lines = [
+        SECTION, "",
+        f"`bench/failover.py`, {time.strftime('%Y-%m-%d')}, 2 CPUs shared with other work; a "
+        "3-node lab (genweb/lab), fencing on (fence_ether_snmp shutting the victim's switch "
+        f"port), {len(results)} runs. Each run: the caller places {CALL_RATE} calls/s and the "
+        f"Genesis sends {REGISTER_RATE} REGISTER/s (digest) to the floating IP; `kill -9` of "
+        "the active node's corosync, pacemaker, Kamailio, rtpengine, redis and MariaDB; "
+        "times from the kill to the first 200 after it (sipp's message traces).", "",
+        "| measure | result |", "|---|---|",
+        f"| kill → first successful call | {summary([r[0] for r in results])} |",
+        f"| kill → first successful REGISTER | {summary([r[1] for r in results])} |",
+        f"| first commit (empty store → running cluster) | {commits['first']:.1f} s |",
+        f"| no-downtime commit (denyList) | {commits['live']:.1f} s |",
+        f"| full commit on 3 nodes (no change: full rebuild) | {commits['full']:.1f} s |",
+        "", "Every run (call s / REGISTER s, victim → new primary):", "",
+    ]
+    for number, (call_s, reg_s, victim, took) in enumerate(results, 1):
+        shown = [f"{v:.2f}" if v is not None else "none" for v in (call_s, reg_s)]
+        lines.append(f"- run {number}: {shown[0]} / {shown[1]}, {victim} → {took}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--name", default="bfail", help="the lab's name")
+    options = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/failover needs root (it builds a lab of network namespaces)")
+        return 2
+    lab = Lab.up(3, options.name, sudoers="contract")
+    folder = lab.dir / "bench"
+    sip = Sip(lab, folder / "sipp")
+    sip.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        web = Genweb(lab, folder / "instance")
+        web.configure()
+        commits = {"first": timed_commit(web)}
+        names = [node.name for node in lab.nodes]
+        wait(lambda: healthy(lab, names), SETTLE_TIMEOUT, "every resource running")
+        web.api("PATCH", "/api/proxyConfig", {"denyList": DENIED})
+        commits["live"] = timed_commit(web)
+        commits["full"] = timed_commit(web)
+        wait(lambda: healthy(lab, names), SETTLE_TIMEOUT, "every resource running")
+        sip.start_genesis()
+        assert sip.register().rc == 0
+        results = []
+        for number in range(1, options.runs + 1):
+            result = failover(lab, web, sip)
+            print(f"run {number}: call {result[0]}, REGISTER {result[1]} "
+                  f"({result[2]} -> {result[3]})", flush=True)
+            results.append(result)
+    finally:
+        sip.stop()
+        lab.down(purge=True)
+    text = report(results, commits)
+    print(text)
+    if options.write_docs:
+        write_section(SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

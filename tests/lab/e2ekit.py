@@ -1,0 +1,275 @@
+"""The end-to-end kit: genweb configured through its REST API and committed to a lab, SIP agents
+(sipp) in the lab's web-server namespace, and what the cluster says about itself.
+
+Used by tests/lab/test_e2e.py and bench/failover.py. The web server is the Flask app with a
+test client; its commit reaches the nodes over SSH through the lab's web namespace
+(NODE_CONNECTOR ``lab:NAME``), with the instance's own key and recorded host keys, exactly as
+in production. sipp runs with ``ip netns exec`` in that same namespace: the Genesis system on
+the private network (198.18.0.3), callers on the public one (198.19.0.3). Every process is
+started in its own session and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from genweb import create_app, nodes
+from genweb.auth import set_password
+from genweb.commit.clusterstate import RUNNING_ROLES, ClusterState, parse_crm_mon
+from genweb.lab import Lab, procs
+from genweb.lab.topology import PRIVATE_VIP, WEB_PRIVATE_IP, WEB_PUBLIC_IP
+from tests.render.kamailio_helpers import Daemon
+from tests.sip.harness import SCENARIOS, Sipp
+
+USER, PASSWORD = "operator", "e2e-operator-pw"
+VIP = PRIVATE_VIP
+SIP_PORT = 5060
+GENESIS_IP, CALLER_IP = WEB_PRIVATE_IP, WEB_PUBLIC_IP
+GENESIS_USER, GENESIS_PASSWORD = "genesis_a-1", "genesis-pw-1"
+DENIED = "198.19.0.66"  # a denyList entry in the lab's range (never contacted)
+# Processes of a node's cluster stack and engines: what `kill -9` takes down on the active node
+# (a crash of the node's software; the kernel keeps its addresses, hence fencing).
+# (/proc/PID/comm holds 15 characters: "pacemaker-contr" ...; hence prefixes)
+STACK = ("corosync", "pacemaker", "kamailio", "rtpengine", "redis-server", "mariadbd",
+         "mysqld")
+
+
+# -- genweb -----------------------------------------------------------------------------------
+
+
+class Genweb:
+    """The web server: the app on an instance folder whose key the lab's nodes accept."""
+
+    def __init__(self, lab: Lab, instance: Path):
+        self.lab = lab
+        instance.mkdir(parents=True, exist_ok=True)
+        set_password(instance / "htpasswd", USER, PASSWORD)
+        # what cpsshkeys does: the web server's key on every node, each host key recorded
+        lab.authorize_key(nodes.ensure_client_key(instance / "ssh" / "id_ed25519"))
+        self.access = nodes.NodeAccess.for_instance(instance, connector=lab.connect,
+                                                    connect_timeout=10, command_timeout=120)
+        for node in lab.nodes:
+            self.access.record_host_key(nodes.Target(node.name, node.private_ip))
+        self.app: Flask = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
+                                      "NODE_CONNECTOR": f"lab:{lab.name}"}, instance=instance)
+        self.client: FlaskClient = self.app.test_client()
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        self.client.environ_base["HTTP_AUTHORIZATION"] = f"Basic {token}"
+
+    def api(self, method: str, url: str, body: Mapping[str, str] | None = None) -> dict:
+        answer = self.client.open(url, method=method, json=body)
+        assert answer.status_code < 300, f"{method} {url}: {answer.status_code} " \
+                                         f"{answer.get_data(as_text=True)[:1500]}"
+        return answer.get_json() or {}
+
+    def configure(self) -> None:
+        """An empty store to a whole system: three nodes, their fences on the lab switch, the
+        system, the database, the proxy and the Genesis' subscriber."""
+        lab = self.lab
+        self.api("PATCH", "/api/systemConfig", {
+            "systemName": "e2e", "privateIP": VIP, "privateSubnet": "24",
+            "privatePort": str(SIP_PORT), "privatePing": WEB_PRIVATE_IP})
+        self.api("PATCH", "/api/databaseConfig", {
+            "dbEngine": "MySQL", "dbrwPass": "e2e-rw-pass", "dbroPass": "e2e-ro-pass",
+            "replicationPass": "e2e-repl-pass"})
+        # the callers' side is a provider (allowList): its calls go to Genesis unchallenged
+        # Genesis registrations are challenged (enableRegAuth, 7.1.5)
+        self.api("PATCH", "/api/proxyConfig", {"allowList": CALLER_IP, "enableRegAuth": "Yes"})
+        for node in lab.nodes:
+            self.api("POST", "/api/haNodes", {"nodeID": str(node.index), "nodeName": node.name,
+                                               "privateIP": node.private_ip})
+        for node in lab.nodes:
+            self.api("POST", "/api/fences", {
+                "fenceName": f"{node.name}_port", "fenceNodeName": node.name,
+                "fenceAgent": "fence_ether_snmp", "fenceDevicePlug": node.private_port,
+                "fenceDeviceIP": lab.switch.ip, "fenceSnmpVersion": "2c",
+                "fenceSnmpUser": lab.switch.community})
+        self.api("POST", "/api/subscribers", {"username": GENESIS_USER, "domain": VIP,
+                                              "password": GENESIS_PASSWORD})
+
+    def commit(self, timeout: float = 400) -> tuple[dict, list[str], float]:
+        """POST /api/commit and follow the job to its end: (job, progress lines, seconds)."""
+        started = time.monotonic()
+        job_id = self.api("POST", "/api/commit", {})["jobId"]
+        lines: list[str] = []
+        after = 0
+        while True:
+            job = self.api("GET", f"/api/jobs/{job_id}?after={after}")
+            for event in job.get("events", []):
+                lines.append(event["line"])
+                after = max(after, int(event["seq"]))
+            if job["status"] not in ("running", "queued"):
+                return job, lines, time.monotonic() - started
+            assert time.monotonic() - started < timeout, "\n".join(lines[-30:])
+            time.sleep(0.5)
+
+
+# -- the cluster, as the nodes see it ----------------------------------------------------------
+
+
+def crm_mon(lab: Lab, names: Sequence[str]) -> str:
+    """crm_mon's XML from the first listed node that answers."""
+    for name in names:
+        done = lab.exec(name, ["crm_mon", "--output-as=xml"], check=False, timeout=30)
+        if done.returncode == 0 and "<pacemaker-result" in done.stdout:
+            return done.stdout
+    return ""
+
+
+def state(lab: Lab, names: Sequence[str]) -> ClusterState | None:
+    xml = crm_mon(lab, names)
+    return parse_crm_mon(xml) if xml else None
+
+
+def not_running(xml: str) -> list[str]:
+    """Every resource instance that is not running in a settled role, and every failure."""
+    root = ET.fromstring(xml)
+    bad = [f"{item.get('id')} {item.get('role')}" for item in root.iter("resource")
+           if item.get("active") != "true" or item.get("role") not in RUNNING_ROLES
+           or item.get("failed") == "true" or item.get("pending")]
+    bad += [f"failure {item.get('op_key')} on {item.get('node')}"
+            for item in root.iterfind("failures/failure")]
+    return bad
+
+
+def holders(lab: Lab, address: str, names: Sequence[str] | None = None) -> list[str]:
+    """The nodes whose eth0 has the address."""
+    found = []
+    for node in lab.nodes:
+        if names is not None and node.name not in names:
+            continue
+        done = lab.exec(node.name, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+                        check=False)
+        if f" {address}/" in done.stdout:
+            found.append(node.name)
+    return found
+
+
+def switch_port_up(lab: Lab, port: str) -> bool:
+    """Whether the lab switch's port is administratively up (fencing shuts it)."""
+    done = subprocess.run(["ip", "-n", lab.switch.netns, "-o", "link", "show", port],
+                          capture_output=True, text=True, timeout=10, check=True)
+    flags = done.stdout.split("<", 1)[1].split(">", 1)[0].split(",")
+    return "UP" in flags
+
+
+def kill_stack(lab: Lab, name: str) -> list[int]:
+    """kill -9 of the node's cluster stack and engines in one go; returns the host PIDs."""
+    victims = [pid for pid in lab.processes(name) if procs.comm(pid).startswith(STACK)]
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return victims
+
+
+def wait(condition, timeout: float, what: str, poll: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s: {what}"
+        time.sleep(poll)
+
+
+# -- SIP agents in the web namespace ----------------------------------------------------------
+
+_ports = count(6000, 10)
+
+
+class NsSipp(Sipp):
+    """A sipp agent run with ``ip netns exec`` in the lab's web namespace: ports are picked
+    from a counter (the namespace is the test's own), everything else as harness.Sipp."""
+
+    def __init__(self, lab: Lab, folder: Path, name: str, scenario: str, ip: str, *,
+                 target: str = "", service: str = "s", keys: Mapping[str, str] | None = None,
+                 args: Sequence[str] = (), trace: bool = True):
+        self.folder, self.name, self.ip = folder, name, ip
+        self.port = next(_ports)
+        self.trace = folder / f"{name}.msg"
+        self.stat = folder / f"{name}.csv"
+        self.daemon: Daemon | None = None
+        keys = {**self.DEFAULT_KEYS, "from_domain": VIP, "domain": VIP,
+                "ruri": f"sip:{service}@{target}", "contact": f"sip:{service}@{ip}:{self.port}",
+                **(keys or {})}
+        key_args = [item for key, value in keys.items() for item in ("-key", key, value)]
+        self.command = ["ip", "netns", "exec", lab.web_netns, "sipp",
+                        *([target] if target else []), "-sf", str(SCENARIOS / scenario),
+                        "-s", service, "-i", ip, "-p", str(self.port), "-cp",
+                        str(self.port + 1), "-mi", ip, "-mp", str(self.port + 2), "-nostdin",
+                        *(["-trace_msg", "-message_file", str(self.trace)] if trace else []),
+                        "-trace_stat", "-stf", str(self.stat), "-fd", "1",
+                        *key_args, *args]
+
+
+@dataclass
+class Sip:
+    """The SIP side of the test: a Genesis on the private network, callers on the public."""
+
+    lab: Lab
+    folder: Path
+    genesis: NsSipp | None = None
+
+    def __post_init__(self) -> None:
+        self.running: list[NsSipp] = []
+        self.serial = count(1)
+
+    def agent(self, scenario: str, ip: str, **kwargs: object) -> NsSipp:
+        name = f"{next(self.serial):03d}-{Path(scenario).stem}"
+        agent = NsSipp(self.lab, self.folder, name, scenario, ip, **kwargs)  # type: ignore
+        self.running.append(agent)
+        return agent
+
+    def start_genesis(self) -> NsSipp:
+        self.genesis = self.agent("uas.xml", GENESIS_IP, args=["-aa"]).start()
+        time.sleep(0.5)
+        assert self.genesis.alive(), self.genesis.describe()
+        return self.genesis
+
+    def options(self, timeout_ms: int = 1000) -> NsSipp:
+        """One OPTIONS to the floating IP from the allowList side."""
+        target = f"{VIP}:{SIP_PORT}"
+        return self.agent("options.xml", CALLER_IP, target=target,
+                          keys={"ua": "e2e-monitor", "ruri": f"sip:{target}"},
+                          args=["-m", "1", "-recv_timeout", str(timeout_ms)]).run(timeout=30)
+
+    def register(self, timeout_ms: int = 1000) -> NsSipp:
+        """The Genesis registers as genesis_a-1 through the floating IP (401, then 200)."""
+        assert self.genesis is not None
+        return self.agent("register_auth.xml", GENESIS_IP, target=f"{VIP}:{SIP_PORT}",
+                          service=GENESIS_USER,
+                          keys={"contact_port": str(self.genesis.port), "expires": "600"},
+                          args=["-m", "1", "-recv_timeout", str(timeout_ms),
+                                "-au", GENESIS_USER, "-ap", GENESIS_PASSWORD]).run(timeout=30)
+
+    def calls(self, number: int, rate: float, *, timeout_ms: int = 3000,
+              start: bool = False) -> NsSipp:
+        """``number`` calls at ``rate`` per second from the caller to the proxy's address,
+        which routes them to Genesis (1.2.4 rule 3)."""
+        target = f"{VIP}:{SIP_PORT}"
+        agent = self.agent("uac.xml", CALLER_IP, target=target,
+                           keys={"ruri": f"sip:5551234@{target}", "from_domain": CALLER_IP},
+                           args=["-m", str(number), "-r", str(rate), "-rp", "1000",
+                                 "-d", "100", "-recv_timeout", str(timeout_ms),
+                                 "-max_retrans", "3"])
+        if start:
+            return agent.start()
+        return agent.run(timeout=number / rate + timeout_ms / 1000 + 30)
+
+    def stop(self) -> None:
+        for agent in reversed(self.running):
+            agent.stop()
+        self.running.clear()
