@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from genweb import nodes
-from genweb.lab import Lab
 
 from .labkit import (
+    built_lab,
+    client_instance,
     host_view,
-    lab_name,
+    lab_targets,
     lab_unavailable,
-    leftovers,
-    mark_owned,
-    node_pid_namespaces,
+    recorded_access,
     sweep_orphaned_test_labs,
 )
 
@@ -37,37 +36,26 @@ def host_before() -> dict[str, object]:
     return host_view()
 
 
+# The session's lab; a module that needs a cluster of its own overrides these four fixtures
+# with module-scoped ones built from the functions above (tests/lab/test_status_lab.py).
+
+
 @pytest.fixture(scope="session")
 def lab(host_before):
-    built = Lab.up(3, lab_name())
-    mark_owned(built)
-    namespaces = node_pid_namespaces(built)
-    yield built
-    built.down(purge=True)
-    left = leftovers(built, namespaces)
-    assert not left, f"lab down left: {left}"
+    yield from built_lab()
     assert host_view() == host_before, "the host's default namespace changed"
 
 
 @pytest.fixture(scope="session")
 def web_instance(lab, tmp_path_factory) -> Path:
-    """A web server instance whose key the lab's nodes accept (as cpsshkeys would install it)."""
-    instance = tmp_path_factory.mktemp("web-instance")
-    lab.authorize_key(nodes.ensure_client_key(instance / "ssh" / "id_ed25519"))
-    return instance
+    return client_instance(lab, tmp_path_factory.mktemp("web-instance"))
 
 
 @pytest.fixture(scope="session")
 def access(lab, web_instance) -> nodes.NodeAccess:
-    """Node access through the lab's web-server namespace, every node's host key recorded."""
-    node_access = nodes.NodeAccess.for_instance(web_instance, connector=lab.connect,
-                                                connect_timeout=5, command_timeout=60)
-    for node in lab.nodes:
-        recorded = node_access.record_host_key(nodes.Target(node.name, node.private_ip))
-        assert recorded == node.host_key_fingerprint
-    return node_access
+    return recorded_access(lab, web_instance)
 
 
 @pytest.fixture(scope="session")
 def targets(lab) -> list[nodes.Target]:
-    return [nodes.Target(node.name, node.private_ip) for node in lab.nodes]
+    return lab_targets(lab)

@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+from genweb import nodes
 from genweb.lab import Lab, procs, state_root
 
 
@@ -73,3 +75,37 @@ def sweep_orphaned_test_labs() -> list[str]:
             lab.down(purge=True)
             swept.append(lab.name)
     return swept
+
+
+# -- fixtures' building blocks (tests/lab/conftest.py) ---------------------------------------
+
+
+def built_lab(suffix: str = "") -> Iterator[Lab]:
+    """A 3-node lab for a fixture to yield; torn down and checked for leftovers after."""
+    built = Lab.up(3, lab_name(suffix))
+    mark_owned(built)
+    namespaces = node_pid_namespaces(built)
+    yield built
+    built.down(purge=True)
+    left = leftovers(built, namespaces)
+    assert not left, f"lab down left: {left}"
+
+
+def client_instance(lab: Lab, folder: Path) -> Path:
+    """A web server instance whose key the lab's nodes accept (as cpsshkeys would install it)."""
+    lab.authorize_key(nodes.ensure_client_key(folder / "ssh" / "id_ed25519"))
+    return folder
+
+
+def recorded_access(lab: Lab, instance: Path) -> nodes.NodeAccess:
+    """Node access through the lab's web-server namespace, every node's host key recorded."""
+    node_access = nodes.NodeAccess.for_instance(instance, connector=lab.connect,
+                                                connect_timeout=5, command_timeout=60)
+    for node in lab.nodes:
+        recorded = node_access.record_host_key(nodes.Target(node.name, node.private_ip))
+        assert recorded == node.host_key_fingerprint
+    return node_access
+
+
+def lab_targets(lab: Lab) -> list[nodes.Target]:
+    return [nodes.Target(node.name, node.private_ip) for node in lab.nodes]
