@@ -39,6 +39,14 @@ VIP = PRIVATE_VIP
 SIP_PORT = 5060
 GENESIS_IP, CALLER_IP = WEB_PRIVATE_IP, WEB_PUBLIC_IP
 GENESIS_USER, GENESIS_PASSWORD = "genesis_a-1", "genesis-pw-1"
+# Nothing lost on failover (issue 8): a phone registered through the proxy (committed with the
+# first commit), a subscriber added by a later live commit, an outbound registration (12.0)
+# to a provider's registrar on the public side.
+PHONE_USER, PHONE_PASSWORD = "5001", "phone-pw-5001"
+LATE_USER, LATE_PASSWORD = "5002", "late-pw-5002"
+TRUNK = {"l_uuid": "e2e-trunk", "l_username": "acct1", "l_domain": "provider.test",
+         "r_username": "acct1", "r_domain": "provider.test", "realm": "provider",
+         "auth_username": "acct1", "auth_password": "trunk-pw-1", "expires": "3600"}
 DENIED = "198.19.0.66"  # a denyList entry in the lab's range (never contacted)
 # Processes of a node's cluster stack and engines: what `kill -9` takes down on the active node
 # (a crash of the node's software; the kernel keeps its addresses, hence fencing).
@@ -99,6 +107,13 @@ class Genweb:
                 "fenceSnmpUser": lab.switch.community})
         self.api("POST", "/api/subscribers", {"username": GENESIS_USER, "domain": VIP,
                                               "password": GENESIS_PASSWORD})
+        self.api("POST", "/api/subscribers", {"username": PHONE_USER, "domain": VIP,
+                                              "password": PHONE_PASSWORD})
+
+    def add_trunk(self, registrar: NsSipp) -> None:
+        """The outbound registration TRUNK to the registrar agent (auth_proxy its address)."""
+        self.api("POST", "/api/outboundRegistrations",
+                 {**TRUNK, "auth_proxy": f"sip:{registrar.ip}:{registrar.port}"})
 
     def commit(self, timeout: float = 400) -> tuple[dict, list[str], float]:
         """POST /api/commit and follow the job to its end: (job, progress lines, seconds)."""
@@ -143,6 +158,45 @@ def not_running(xml: str) -> list[str]:
     bad += [f"failure {item.get('op_key')} on {item.get('node')}"
             for item in root.iterfind("failures/failure")]
     return bad
+
+
+def failures(xml: str) -> list[str]:
+    """crm_mon's failed actions (what ``crm_mon -1`` lists under "Failed Resource Actions")."""
+    return [f"{item.get('op_key')} on {item.get('node')}: {item.get('status')} "
+            f"(rc {item.get('rc')}) {item.get('exitreason') or ''}".strip()
+            for item in ET.fromstring(xml).iterfind("failures/failure")]
+
+
+def promoted(xml: str, clone: str) -> list[str]:
+    """The nodes where the promotable clone's instance is Promoted."""
+    root = ET.fromstring(xml)
+    return [node.get("name") for group in root.iter("clone") if group.get("id") == clone
+            for item in group.iter("resource") if item.get("role") in ("Promoted", "Master")
+            for node in item.iter("node")]
+
+
+def location_contacts(lab: Lab, name: str, user: str) -> list[str]:
+    """usrloc's rows for ``user`` in the node's own MariaDB (as root over the socket)."""
+    done = lab.exec(name, ["mariadb", "--batch", "--skip-column-names", "--database=kamailio",
+                           "--execute", f"SELECT contact FROM location WHERE username='{user}'"],
+                    check=False, timeout=30)
+    return done.stdout.split() if done.returncode == 0 else []
+
+
+def uac_records(lab: Lab, name: str) -> dict[str, dict[str, str]]:
+    """``kamcmd uac.reg_dump`` on the node, by l_uuid (flags: 1 disabled, 2 ongoing, 4 online,
+    8 auth sent, 16 initialised)."""
+    done = lab.exec(name, ["kamcmd", "uac.reg_dump"], check=False, timeout=30)
+    records: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        key, sep, value = line.strip().partition(": ")
+        if not sep:
+            continue
+        if key == "l_uuid":
+            current = records.setdefault(value, {})
+        current[key] = value
+    return records
 
 
 def holders(lab: Lab, address: str, names: Sequence[str] | None = None) -> list[str]:
@@ -246,14 +300,45 @@ class Sip:
                           keys={"ua": "e2e-monitor", "ruri": f"sip:{target}"},
                           args=["-m", "1", "-recv_timeout", str(timeout_ms)]).run(timeout=30)
 
-    def register(self, timeout_ms: int = 1000) -> NsSipp:
-        """The Genesis registers as genesis_a-1 through the floating IP (401, then 200)."""
-        assert self.genesis is not None
-        return self.agent("register_auth.xml", GENESIS_IP, target=f"{VIP}:{SIP_PORT}",
-                          service=GENESIS_USER,
-                          keys={"contact_port": str(self.genesis.port), "expires": "600"},
+    def register(self, timeout_ms: int = 1000, *, user: str = GENESIS_USER,
+                 password: str = GENESIS_PASSWORD, ip: str = GENESIS_IP,
+                 contact_port: int | None = None) -> NsSipp:
+        """A REGISTER through the floating IP with digest credentials (401, then 200): by
+        default the Genesis as genesis_a-1, its Contact the Genesis agent's port."""
+        if contact_port is None:
+            assert self.genesis is not None
+            contact_port = self.genesis.port
+        return self.agent("register_auth.xml", ip, target=f"{VIP}:{SIP_PORT}", service=user,
+                          keys={"contact_port": str(contact_port), "expires": "600"},
                           args=["-m", "1", "-recv_timeout", str(timeout_ms),
-                                "-au", GENESIS_USER, "-ap", GENESIS_PASSWORD]).run(timeout=30)
+                                "-au", user, "-ap", password]).run(timeout=30)
+
+    def start_phone(self) -> NsSipp:
+        """A phone on the public side: a called party (uas.xml), registered with register()."""
+        phone = self.agent("uas.xml", CALLER_IP, args=["-aa"]).start()
+        time.sleep(0.5)
+        assert phone.alive(), phone.describe()
+        return phone
+
+    def start_registrar(self) -> NsSipp:
+        """A provider's registrar on the public side for TRUNK: 401 with realm "provider",
+        then 200 for the right digest (registrar.xml); every REGISTER is in its trace."""
+        registrar = self.agent("registrar.xml", CALLER_IP, keys={
+            "user": TRUNK["auth_username"], "password": TRUNK["auth_password"],
+            "realm": TRUNK["realm"], "expires": TRUNK["expires"]}).start()
+        time.sleep(0.5)
+        assert registrar.alive(), registrar.describe()
+        return registrar
+
+    def call_user(self, user: str, timeout_ms: int = 3000) -> NsSipp:
+        """One call from the Genesis to ``user`` at the proxy's address (1.2.4 rule 1: the
+        proxy looks the user up in usrloc and relays to its registered Contact)."""
+        target = f"{VIP}:{SIP_PORT}"
+        return self.agent("uac.xml", GENESIS_IP, target=target,
+                          keys={"ruri": f"sip:{user}@{target}", "from_user": "genesis",
+                                "from_domain": GENESIS_IP},
+                          args=["-m", "1", "-d", "100", "-recv_timeout", str(timeout_ms),
+                                "-max_retrans", "3"]).run(timeout=timeout_ms / 1000 + 30)
 
     def calls(self, number: int, rate: float, *, timeout_ms: int = 3000,
               start: bool = False) -> NsSipp:

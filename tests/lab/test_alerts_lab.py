@@ -12,12 +12,10 @@ tests/lab/test_fence_agent.py: the Corosync ring on the private network stays wh
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ from genweb.commit import alerts, cluster
 from genweb.commit.snapshot import Snapshot
 from genweb.nodes import NodeAccess, Target
 
-from . import test_cluster as base
+from .labkit import ONLINE_WITHIN, cluster_running, start_cluster, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -141,28 +139,6 @@ def crm_script(snapshot: Snapshot) -> str:
             + "".join(obj.text + "\n" for obj in objects) + alerts.alert_statement())
 
 
-def cluster_running(access: NodeAccess, targets: list[Target]) -> bool:
-    with access.open(targets[0]) as node:
-        mon = node.run(["crm_mon", "--output-as=xml"], sudo=True)
-    return mon.rc == 0 and base._online(mon.stdout) == {t.name for t in targets}
-
-
-def start_cluster(lab, access: NodeAccess, targets: list[Target], tmp: Path) -> None:
-    conf, authkey, cib = base.corosync_conf(lab), os.urandom(256), base.initial_cib(tmp)
-
-    def start(target: Target) -> None:
-        with access.open(target) as node:
-            node.write_file("/etc/corosync/corosync.conf", conf)
-            node.write_file("/etc/corosync/authkey", authkey, mode=0o400, secret=True)
-            node.write_file("/var/lib/pacemaker/cib/cib.xml", cib, mode=0o600,
-                            owner="hacluster", group="haclient")
-            node.run(["crm", "cluster", "start"], sudo=True, check=True, timeout=120)
-
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        list(pool.map(start, targets))
-    assert wait_until(lambda: cluster_running(access, targets), base.ONLINE_WITHIN)
-
-
 def install(access: NodeAccess, target: Target, snapshot: Snapshot) -> None:
     """What commit / Rebuild Nodes install (steps.agent_files, alerts.alert_files)."""
     row = next(n for n in snapshot.nodes if n["nodeName"] == target.name)
@@ -179,8 +155,7 @@ def install(access: NodeAccess, target: Target, snapshot: Snapshot) -> None:
 def alerting(lab, access, targets, received, tmp_path_factory) -> Snapshot:
     """A running cluster with the alert and the fence device loaded, agents on every node."""
     snapshot = snapshot_for(lab)
-    if not cluster_running(access, targets):
-        start_cluster(lab, access, targets, tmp_path_factory.mktemp("cib"))
+    start_cluster(lab, access, targets, tmp_path_factory.mktemp("cib"))
     for target in targets:
         install(access, target, snapshot)
     with access.open(targets[0]) as node:
@@ -188,15 +163,6 @@ def alerting(lab, access, targets, received, tmp_path_factory) -> Snapshot:
         node.run(["crm", "configure", "load", "update", "/etc/genproxy/alertlab.crm"],
                  sudo=True, check=True, timeout=60)
     return snapshot
-
-
-def wait_until(check: Callable[[], bool], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
-    return True
 
 
 def about(event_name: str, target: str, since: float) -> Callable[[dict], bool]:
@@ -227,7 +193,7 @@ def test_a_node_stopping_and_starting_is_posted(lab, access, targets, alerting, 
     online = received.wait(about("node.online", victim.name, since), within=90)
     assert online, f"no node.online for {victim.name}: {received.events()}"
     assert online[0]["state"] == "member"
-    assert wait_until(lambda: cluster_running(access, targets), base.ONLINE_WITHIN)
+    assert wait_until(lambda: cluster_running(access, targets), ONLINE_WITHIN)
 
 
 def test_a_fence_device_acting_is_posted(lab, access, targets, alerting, received):

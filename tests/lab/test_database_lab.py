@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from genweb.commit.render import render
 from genweb.commit.snapshot import Snapshot
 from tests.render.test_cluster import GENERATED
 
-from .test_cluster import corosync_conf, initial_cib
+from .labkit import start_cluster
 
 pytestmark = pytest.mark.lab
 
@@ -155,32 +154,6 @@ def install(lab, access, targets, snap: Snapshot) -> None:
             node.run(["install", "-d", "-m", "0755", cluster.OCF_PROVIDER_DIR], sudo=True, check=True)
             node.write_file(f"{cluster.OCF_PROVIDER_DIR}/{database.MYSQL_AGENT_NAME}",
                             AGENT.read_text(), mode=0o755)
-
-
-def start_cluster(lab, access, targets, tmp_path) -> None:
-    """As test_cluster.py does, unless this session's lab already runs it."""
-    names = {n.name for n in lab.nodes}
-    status = lab.exec(lab.nodes[0].name, ["crm_mon", "--output-as=xml"], check=False).stdout
-    if 'with_quorum="true"' in status and all(f'name="{n}"' in status for n in names):
-        return
-    conf, authkey, cib = corosync_conf(lab), os.urandom(256), initial_cib(tmp_path)
-
-    def start(target) -> None:
-        with access.open(target) as node:
-            node.write_file("/etc/corosync/corosync.conf", conf)
-            node.write_file("/etc/corosync/authkey", authkey, mode=0o400, secret=True)
-            node.write_file("/var/lib/pacemaker/cib/cib.xml", cib, mode=0o600,
-                            owner="hacluster", group="haclient")
-            node.run(["crm", "cluster", "start"], sudo=True, check=True, timeout=120)
-
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        list(pool.map(start, targets))
-
-    def formed() -> bool:
-        xml = lab.exec(lab.nodes[0].name, ["crm_mon", "--output-as=xml"], check=False).stdout
-        return 'with_quorum="true"' in xml and xml.count('online="true"') >= len(names)
-
-    wait("the cluster to form", formed)
 
 
 def load_crm(lab, node: str, crm: str) -> None:

@@ -11,8 +11,13 @@ One test, in the order an operator lives it:
 2. change the denyList and commit while calls run at 4 per second: applied live (Kamailio
    reloads its address table), zero failed calls;
 3. ``kill -9`` the active node's cluster stack and engines: the node is fenced (its switch port
-   is shut), the floating IP and the SIP service come up on another node, the Genesis
-   registers again and a new call succeeds.
+   is shut), the floating IP and the SIP service come up on another node;
+4. nothing is lost on failover (issue 8, dbEngine MySQL: MariaDB replicated to the node that
+   takes over): without registering again, the phone registered before the kill is called
+   through the new node (usrloc's rows, loaded at Kamailio's start) and the Genesis gets a
+   call (its dispatcher row); the subscriber added by the live commit authenticates there
+   (401, then 200); the new node registers the outbound registration with the provider's
+   registrar; crm_mon shows the new node's database promoted and no failed action.
 
 It uses its own lab (not the session's, whose cluster test_cluster.py starts by hand) and takes
 it down at the end.
@@ -29,17 +34,27 @@ import pytest
 from genweb.lab import Lab
 
 from .e2ekit import (
+    CALLER_IP,
     DENIED,
+    LATE_PASSWORD,
+    LATE_USER,
+    PHONE_PASSWORD,
+    PHONE_USER,
     SIP_PORT,
+    TRUNK,
     VIP,
     Genweb,
     Sip,
     crm_mon,
+    failures,
     holders,
     kill_stack,
+    location_contacts,
     not_running,
+    promoted,
     state,
     switch_port_up,
+    uac_records,
     wait,
 )
 from .labkit import lab_name, mark_owned
@@ -48,6 +63,8 @@ pytestmark = pytest.mark.lab
 
 SETTLE_TIMEOUT = 180  # s: every resource started after the commit (a loaded 2-CPU machine)
 FAILOVER_TIMEOUT = 90  # s: the IP and Kamailio on a survivor after the kill
+REGISTER_TIMEOUT = 30  # s: uac registers at Kamailio's start (its first timer run)
+ONLINE = 4  # uac.reg_dump flags: registered
 LOAD_RATE, LOAD_CALLS = 4, 100  # calls/s, calls: the load the live commit runs under (25 s)
 
 
@@ -73,7 +90,9 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
     web = Genweb(lab, tmp_path / "instance")
 
     # -- 1. from an empty store to a running cluster -----------------------------------------
+    registrar = sip.start_registrar()  # the provider of the outbound registration TRUNK
     web.configure()
+    web.add_trunk(registrar)
     job, lines, _ = web.commit()
     assert job["status"] == "succeeded", "\n".join(lines)
     assert lines[-1] == "SUCCESS: Commit Complete!"
@@ -101,11 +120,25 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
     # the call went through the floating IP: the Genesis saw the proxy's Via on it
     via = genesis.received("INVITE")[-1].header("Via") or ""
     assert via.split(";")[0] in (f"SIP/2.0/UDP {VIP}", f"SIP/2.0/UDP {VIP}:{SIP_PORT}"), via
+    # a phone registers and is called from the Genesis (1.2.4 rule 1); the trunk is registered
+    phone = sip.start_phone()
+    phone_reg = sip.register(user=PHONE_USER, password=PHONE_PASSWORD, ip=CALLER_IP,
+                             contact_port=phone.port)
+    assert phone_reg.rc == 0 and phone_reg.codes() == [401, 200], phone_reg.describe()
+    to_phone = sip.call_user(PHONE_USER)
+    assert to_phone.counts() == (1, 0), to_phone.describe()
+    assert len(phone.received("INVITE")) == 1, phone.describe()
+    uuid = TRUNK["l_uuid"]
+    wait(lambda: int(uac_records(lab, primary).get(uuid, {}).get("flags", 0)) & ONLINE,
+         REGISTER_TIMEOUT, f"{uuid} registered by {primary}: {registrar.describe()}")
 
     # -- 2. a live change under load: zero failed calls --------------------------------------
     load = sip.calls(LOAD_CALLS, LOAD_RATE, start=True)
     time.sleep(3)
     web.api("PATCH", "/api/proxyConfig", {"denyList": DENIED})
+    # a subscriber added by a live commit (rows only), authenticated after the failover below
+    web.api("POST", "/api/subscribers", {"username": LATE_USER, "domain": VIP,
+                                         "password": LATE_PASSWORD})
     job, lines, seconds = web.commit()
     assert job["status"] == "succeeded", "\n".join(lines)
     assert any(line.startswith(f"Status: Reloading Kamailio on node '{primary}'")
@@ -122,7 +155,13 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
     victim = primary
     port = lab.node(victim).private_port
     survivors = [name for name in names if name != victim]
+    # the phone's registration reached the replicas (usrloc writes through, db_mode 1)
+    for name in survivors:
+        wait(lambda name=name: location_contacts(lab, name, PHONE_USER), 10,
+             f"{PHONE_USER}'s location row replicated to {name}")
     assert switch_port_up(lab, port)
+    registers_before = len(registrar.received("REGISTER"))
+    killed_at = time.time()
     killed = kill_stack(lab, victim)
     assert killed, f"no cluster process found on {victim}"
     wait(lambda: not switch_port_up(lab, port), FAILOVER_TIMEOUT, f"{victim} fenced")
@@ -133,9 +172,61 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
 
     new_primary = wait(service_elsewhere, FAILOVER_TIMEOUT, "the service on a survivor")
     assert holders(lab, VIP, survivors) == [new_primary]
-    again = sip.register()
-    assert again.rc == 0, again.describe()
-    after = sip.calls(1, 1)
-    assert after.counts() == (1, 0), after.describe()
     history = lab.exec(new_primary, ["stonith_admin", "--history", victim]).stdout
     assert "successful" in history or "off" in history, history
+
+    # -- 4. nothing lost on failover (issue 8): all of it from the replicated database --------
+    # the phone, registered before the kill and not since, is called through the new node
+    # (usrloc loaded its row at start); the call comes from the Genesis, which the new node
+    # knows from its dispatcher row: it has not registered again either
+    to_phone = sip.call_user(PHONE_USER)
+    assert to_phone.counts() == (1, 0), to_phone.describe()
+    assert len(phone.received("INVITE")) == 2, phone.describe()
+    # the Genesis registered before the kill takes a call without registering again
+    after = sip.calls(1, 1)
+    assert after.counts() == (1, 0), after.describe()
+    # the subscriber the live commit added authenticates on the new node; a wrong password not
+    late = sip.register(user=LATE_USER, password=LATE_PASSWORD, ip=CALLER_IP,
+                        contact_port=phone.port)
+    assert late.rc == 0 and late.codes() == [401, 200], late.describe()
+    wrong = sip.register(user=LATE_USER, password="not-" + LATE_PASSWORD, ip=CALLER_IP,
+                         contact_port=phone.port)
+    assert wrong.rc != 0 and wrong.codes()[:2] == [401, 401], wrong.describe()
+    # the new node registers the outbound registration with the provider's registrar
+    wait(lambda: int(uac_records(lab, new_primary).get(uuid, {}).get("flags", 0)) & ONLINE,
+         REGISTER_TIMEOUT, f"{uuid} registered by {new_primary}: {registrar.describe()}")
+    assert len(registrar.received("REGISTER")) > registers_before, registrar.describe()
+    accepted = [item for item in registrar.messages()
+                if item.sent and item.code == 200 and item.time >= killed_at]
+    assert accepted, registrar.describe()
+    # the Genesis registers again as usual
+    again = sip.register()
+    assert again.rc == 0, again.describe()
+    # the new primary's writes (usrloc's row for that registration) reach the other survivor:
+    # the agent pointed it at the new primary
+    for name in survivors:
+        if name != new_primary:
+            wait(lambda name=name: location_contacts(lab, name, LATE_USER), 15,
+                 f"{LATE_USER}'s location row replicated from {new_primary} to {name}")
+    # the server logs where an operator looks (the agent creates /var/log/mysql if missing)
+    error_log = lab.exec(new_primary, ["cat", "/var/log/mysql/error.log"], check=False)
+    assert "ready for connections" in error_log.stdout, error_log.stderr
+    # the database's primary moved with the service and the failover left no failed action
+    xml = crm_mon(lab, survivors)
+    import os  # DEBUG
+    os.makedirs("/tmp/e2e-debug", exist_ok=True)
+    for name in survivors:
+        Path(f"/tmp/e2e-debug/{name}.log").write_text(lab.exec(name, ["cat", "/var/log/pacemaker/pacemaker.log"], check=False).stdout)
+    Path("/tmp/e2e-debug/crm_mon.xml").write_text(xml)
+    assert promoted(xml, "db_clone") == [new_primary], xml
+    assert not failures(xml), "\n".join(failures(xml)) + "\n" + agent_log(lab, survivors)
+
+
+def agent_log(lab: Lab, names: list[str]) -> str:
+    """The database agent's lines in the nodes' Pacemaker logs (for a failure's message)."""
+    found = []
+    for name in names:
+        done = lab.exec(name, ["grep", "-a", "-e", "db_prim", "-e", "mysql",
+                               "/var/log/pacemaker/pacemaker.log"], check=False, timeout=30)
+        found.append(f"== {name}\n" + "\n".join(done.stdout.splitlines()[-60:]))
+    return "\n".join(found)

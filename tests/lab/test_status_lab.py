@@ -26,8 +26,15 @@ from genweb.nodes import NodeAccess, Target
 from genweb.store import db
 from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS
 
-from .labkit import built_lab, client_instance, lab_targets, recorded_access
-from .test_alerts_lab import cluster_running, start_cluster, wait_until
+from .labkit import (
+    built_lab,
+    client_instance,
+    cluster_running,
+    lab_targets,
+    recorded_access,
+    start_cluster,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 USER, PASSWORD = "operator", "lab status pass"
@@ -89,8 +96,7 @@ def holder(access: NodeAccess, targets: list[Target]) -> str | None:
 @pytest.fixture(scope="module")
 def ip_cluster(lab, access, targets, tmp_path_factory) -> str:
     """The cluster with ip_group; returns the node holding it."""
-    if not cluster_running(access, targets):
-        start_cluster(lab, access, targets, tmp_path_factory.mktemp("cib"))
+    start_cluster(lab, access, targets, tmp_path_factory.mktemp("cib"))
     with access.open(targets[0]) as node:
         node.run(["install", "-d", "-m", "0755", "/etc/genproxy"], sudo=True, check=True)
         node.write_file("/etc/genproxy/statuslab.crm", CRM)
