@@ -501,6 +501,12 @@ class NodeAccess:
         ssh = instance / "ssh"
         return cls(ssh / "id_ed25519", ssh / "known_hosts", **options)
 
+    def knows_host(self, target: Target) -> bool:
+        """Whether ``open`` may reach this target: its host key is recorded (``open`` refuses
+        it after the handshake otherwise, so callers can spare the node the traffic). A test
+        transport has no host keys: always."""
+        return self._transport_factory is not None or bool(self.known_hosts.lookup(target))
+
     def open(self, target: Target) -> Node:
         """An authenticated session (use it as a context manager)."""
         if self._transport_factory is not None:

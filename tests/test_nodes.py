@@ -162,6 +162,17 @@ def test_known_hosts_records_and_forgets(tmp_path):
     assert known.forget(other_port) and not known.forget(other_port)
 
 
+
+def test_knows_host_only_for_a_recorded_key(tmp_path):
+    """What status reads ask before opening a session: no traffic to an unrecorded address."""
+    access = NodeAccess(known_hosts=tmp_path / "ssh" / "known_hosts")
+    assert not access.knows_host(NODE)
+    access.known_hosts.add(NODE, paramiko.PKey.from_path(_key(tmp_path)))
+    assert access.knows_host(NODE)
+    assert not access.knows_host(Target("node1", "192.0.2.11", port=2222))  # another port
+    assert NodeAccess(transport_factory=Recorder()).knows_host(NODE)  # a test transport
+
+
 def _key(folder) -> str:
     path = folder / "k" / "id_ed25519"
     nodes.ensure_client_key(path)

@@ -434,3 +434,19 @@ def test_the_api_gives_the_page_s_document_through_its_schema(app, client):
         "set": 1, "role": "Primary", "status": "Inactive", "probing": True, "flags": "IP",
         "uri": "sip:198.18.0.75:5060"}
     assert body["commit"]["status"] == "current" and body["refreshSeconds"] == 5
+
+
+def test_an_odd_dispatcher_answer_loses_the_table_not_the_node(app, ctx):
+    """kamcmd's answer in a shape the parser does not expect (a set ID that is not a number):
+    the table says so, and the node still counts as reached, with its cluster shown."""
+    three_nodes()
+    cluster = Cluster()
+    cluster.answer(["sudo", "-n", "--", *dispatcher.LIST],
+                   Result(0, KAMCMD_LIST.replace("ID: 0", "ID: zero"), ""))
+    app.config["NODE_ACCESS"] = NodeAccess(transport_factory=cluster)
+    document = status_document(app, max_age=0)
+    assert document["unreachable"] == [] and document["answeredBy"] == "node1"
+    assert document["nodes"][0]["answered"]
+    table = document["dispatcher"]
+    assert not table["available"] and table["node"] == "node1"
+    assert table["message"].startswith("Kamailio on node1 answered something unreadable")

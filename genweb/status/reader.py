@@ -94,8 +94,8 @@ def ask(access: NodeAccess, target: Target) -> NodeAnswer:
     """crm_mon on the node, and the dispatcher too when this node holds the floating IPs."""
     answer = NodeAnswer(target.name, target.host)
     # Like the database download: an address whose host key nobody recorded gets no traffic
-    # (the check after the handshake would refuse it anyway). A test transport has no keys.
-    if getattr(access, "_transport_factory", None) is None and not access.known_hosts.lookup(target):
+    # (the check after the handshake would refuse it anyway).
+    if not access.knows_host(target):
         answer.message = "not contacted: its host key is not recorded (run cpsshkeys)"
         return answer
     try:
@@ -146,7 +146,9 @@ def read_dispatcher(node: Node) -> dict[str, Any]:
         role = node.run(list(dispatcher.PRIMARY), sudo=True, timeout=COMMAND_TIMEOUT)
         primary = dispatcher.parse_primary(role.stdout + role.stderr)
         rows = dispatcher.parse_list(listing.stdout, primary)
-    except dispatcher.RpcUnreadable as exc:
+    except (dispatcher.RpcUnreadable, ValueError, TypeError) as exc:
+        # RpcUnreadable, or a structure of another shape (a set ID that is not a number): the
+        # table is lost, never the node's crm_mon answer read before it.
         base["message"] = f"Kamailio on {node.name} answered something unreadable: {exc}"
         return base
     except NodeError as exc:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,37 @@ def test_a_crashed_promoted_rtpengine_is_reported(agent: Agent) -> None:
 def test_promote_without_start_is_refused(agent: Agent) -> None:
     assert agent("promote") not in (OCF_SUCCESS, OCF_RUNNING_PROMOTED)
     assert agent.daemon() is None
+
+
+def test_the_wait_for_redis_is_bounded_by_the_clock_and_keeps_the_password_off_argv(
+        agent: Agent) -> None:
+    """A redis that hangs costs every check its 3 s timeout: redis_wait still bounds the whole
+    wait (the CIB's start timeout is redis_wait + 30 s), and the password reaches redis-cli in
+    its environment, never on a command line."""
+    calls = agent.folder / "redis-calls"
+    hung = agent.folder / "redis-cli"
+    hung.write_text(f"#!/bin/sh\necho \"args=$* auth=$REDISCLI_AUTH\" >> {calls}\nsleep 2.5\n"
+                    "exit 1\n")
+    hung.chmod(0o755)
+    agent.env = {**agent.env, "OCF_RESKEY_redis_cli": str(hung), "OCF_RESKEY_redis_wait": "2"}
+    started = time.monotonic()
+    assert agent("start") == OCF_SUCCESS  # past redis_wait rtpengine starts anyway
+    took = time.monotonic() - started
+    assert took < 6.5, took  # one or two checks, not redis_wait + 1 of them (~9.5 s)
+    lines = calls.read_text().splitlines()
+    assert lines and all("auth=Agent-test-pass-0123456789" in line for line in lines)
+    assert not any("Agent-test-pass" in line.partition(" auth=")[0] for line in lines)
+    assert agent("stop") == OCF_SUCCESS
+
+
+def test_a_failed_demote_leaves_the_instance_reported_promoted(agent: Agent) -> None:
+    """The daemon still owns its calls when rtpengine-ctl standby fails: monitor must go on
+    saying Promoted (the truth), not Unpromoted, until a demote or stop succeeds."""
+    assert agent("start") == OCF_SUCCESS and agent("promote") == OCF_SUCCESS
+    real = agent.env
+    agent.env = {**real, "OCF_RESKEY_ctl": "/bin/false"}
+    assert agent("demote") not in (OCF_SUCCESS, OCF_RUNNING_PROMOTED)
+    agent.env = real
+    assert agent("monitor") == OCF_RUNNING_PROMOTED
+    assert agent("demote") == OCF_SUCCESS and agent("monitor") == OCF_SUCCESS
+    assert agent("stop") == OCF_SUCCESS
