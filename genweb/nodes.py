@@ -346,7 +346,7 @@ def _server_key(ssh: paramiko.Transport, target: Target) -> paramiko.PKey:
         return ssh.get_remote_server_key()
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise ConnectFailed(target.name, f"no SSH session with {target.host}:{target.port}: "
-                            f"{exc}") from None
+                            f"{exc or type(exc).__name__}") from None
 
 
 def _check_host_key(target: Target, key: paramiko.PKey, known_hosts: KnownHosts) -> None:

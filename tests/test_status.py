@@ -295,6 +295,18 @@ def test_when_no_node_answers_the_last_state_stays_marked_stale(app, ctx):
     assert later["dispatcher"]["stale"] and later["dispatcher"]["destinations"]
 
 
+def test_with_every_node_deleted_the_last_cluster_is_not_shown(app, ctx):
+    three_nodes()
+    app.config["NODE_ACCESS"] = NodeAccess(transport_factory=Cluster())
+    assert status_document(app, max_age=0)["cluster"]
+    for item in store.list_records("haNodes").items:
+        store.delete_record("haNodes", item.id)
+    store.record_commit()  # the status follows the committed configuration
+    later = status_document(app, max_age=0)
+    assert later["cluster"] is None and not later["stale"], later
+    assert later["message"].startswith("No HA Nodes are configured")
+
+
 def test_reads_are_shared_within_the_cache_time(app, ctx):
     three_nodes()
     cluster = Cluster()

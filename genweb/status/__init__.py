@@ -73,8 +73,8 @@ def _document(cache: StatusCache, answers: list[NodeAnswer], snapshot: Snapshot)
     stale = False
     if shown is not None and shown.cluster is not None:
         known.cluster, known.cluster_from, known.cluster_at = shown.cluster, shown.name, time.time()
-    elif known.cluster is not None:
-        stale = True
+    elif known.cluster is not None and answers:
+        stale = True  # (with every HA Node deleted there is no cluster to remember)
     dispatcher = _dispatcher(shown, answers)
     if dispatcher.get("available"):
         known.dispatcher = dispatcher

@@ -34,8 +34,10 @@ from . import dispatcher
 from .crm import read_cluster
 
 CONNECT_TIMEOUT = 3.0  # s: a status page must not wait for a dead node's TCP timeout
-COMMAND_TIMEOUT = 8.0  # s per command (crm_mon answers in well under a second)
-READ_BUDGET = 12.0  # s for a whole read, whatever the nodes do
+COMMAND_TIMEOUT = 6.0  # s for crm_mon (it answers in well under a second)
+RPC_TIMEOUT = 2.0  # s per kamcmd: a wedged Kamailio must not cost the node its crm_mon answer
+# connect + crm_mon + two kamcmd calls fit in a read, so a slow node is not called unreachable
+READ_BUDGET = CONNECT_TIMEOUT + COMMAND_TIMEOUT + 2 * RPC_TIMEOUT + 1.0
 CACHE_SECONDS = 3.0  # s a read is reused: the page refreshes every 5 s
 MAX_PARALLEL = 15  # the manual's largest cluster
 
@@ -138,12 +140,12 @@ def read_dispatcher(node: Node) -> dict[str, Any]:
     base = {"node": node.name, "available": False, "primarySet": None, "destinations": [],
             "message": ""}
     try:
-        listing = node.run(list(dispatcher.LIST), sudo=True, timeout=COMMAND_TIMEOUT)
+        listing = node.run(list(dispatcher.LIST), sudo=True, timeout=RPC_TIMEOUT)
         if listing.rc != 0 or listing.stdout.lstrip().startswith("error"):
             base["message"] = (f"Kamailio on {node.name} did not answer dispatcher.list: "
                                f"{_last_line(listing.stderr or listing.stdout, listing.rc)}")
             return base
-        role = node.run(list(dispatcher.PRIMARY), sudo=True, timeout=COMMAND_TIMEOUT)
+        role = node.run(list(dispatcher.PRIMARY), sudo=True, timeout=RPC_TIMEOUT)
         primary = dispatcher.parse_primary(role.stdout + role.stderr)
         rows = dispatcher.parse_list(listing.stdout, primary)
     except (dispatcher.RpcUnreadable, ValueError, TypeError) as exc:
