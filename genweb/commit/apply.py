@@ -398,6 +398,10 @@ class CommitJob:
         first = self.names[0]
         # Kamailio waits until its database is ready on the node that holds the IPs.
         self.update_cib(first, fencing_off=True, hold=cluster.KAMAILIO)
+        # A commit that fails from here must not leave the hold behind: the next Start System
+        # would bring the cluster up with Kamailio stopped for good.
+        run.remember(f"Releasing Kamailio on node '{first}'", lambda: run.run(
+            first, ["crm", "resource", "start", cluster.KAMAILIO], timeout=120))
         for name in self.removed:
             self.forget_node(first, name)
         with run.step("Waiting for the floating IPs to start"):

@@ -395,3 +395,19 @@ def test_leaving_mysql_removes_the_database_resources_from_the_cib(wired):
     deletes = [call for call in cluster.actions() if "configure delete --force" in call]
     assert deletes and mysql_ids <= set(deletes[-1].split()[5:]), deletes
     assert not mysql_ids & cluster.cib_ids
+
+
+def test_a_full_restart_that_fails_after_holding_kamailio_releases_it(wired):
+    """The CIB is loaded with Kamailio held stopped until its database is ready; a failure
+    after that must not leave the hold for the next Start System to trip over."""
+    cluster = wired
+    cluster.running.clear()  # a first commit: nothing runs yet
+    cluster.primary = None
+    cluster.kamailio_starts = False  # ... and the floating IPs never start anywhere
+    configure()
+    job = commit()
+    assert job.status == jobs.FAILED, lines(job.id)
+    assert "Status: Releasing Kamailio on node 'node1'" in lines(job.id)
+    actions = cluster.actions()
+    release = actions.index("node1: crm resource start kam_heartbeats")
+    assert "node1: crm cluster stop" in actions[release:]  # released before the stacks stop
