@@ -227,6 +227,20 @@ def test_the_wait_for_redis_is_bounded_by_the_clock_and_keeps_the_password_off_a
     assert agent("stop") == OCF_SUCCESS
 
 
+def test_a_replica_of_no_primary_yet_does_not_hold_up_the_start(agent: Agent) -> None:
+    """A cluster's first start: every redis is the stock agent's replica of "no-such-master"
+    until one is promoted (after the starts). There is nothing to restore: start at once."""
+    replica = agent.folder / "redis-cli-replica"
+    replica.write_text("#!/bin/sh\nprintf 'role:slave\\nmaster_host:no-such-master\\n"
+                       "master_link_status:down\\n'\n")
+    replica.chmod(0o755)
+    agent.env = {**agent.env, "OCF_RESKEY_redis_cli": str(replica), "OCF_RESKEY_redis_wait": "8"}
+    started = time.monotonic()
+    assert agent("start") == OCF_SUCCESS
+    assert time.monotonic() - started < 5, "waited for a primary that does not exist yet"
+    assert agent("stop") == OCF_SUCCESS
+
+
 def test_a_failed_demote_leaves_the_instance_reported_promoted(agent: Agent) -> None:
     """The daemon still owns its calls when rtpengine-ctl standby fails: monitor must go on
     saying Promoted (the truth), not Unpromoted, until a demote or stop succeeds."""
