@@ -68,6 +68,12 @@ ODBC_INI = "/etc/odbc.ini"
 ODBC_DSN = "genproxy"
 MSSQL_DRIVER = "ODBC Driver 18 for SQL Server"
 MSSQL_PORT = "1433"
+# Test-only (tests/lab/test_odbc_lab.py): MS SQL and Microsoft's driver cannot run here, so the
+# lab's web server sets this to MariaDB's driver ("MariaDB Unicode") and the DSN points at a
+# MariaDB stand-in. Unset (production) the DSN always names MSSQL_DRIVER.
+# The app's ODBC_DRIVER (tests only: tests/lab/test_odbc_lab.py puts MariaDB's driver behind
+# the DSN) reaches render as this generated value: render stays a function of the snapshot.
+ODBC_DRIVER_KEY = "odbcDriver"
 # What an administrator runs on the MS SQL server before committing (13.1.4).
 MSSQL_TABLE_SCRIPT = Path(__file__).resolve().parent.parent / "sql" / "mssql-kamailio.sql"
 
@@ -186,6 +192,11 @@ def odbc_ini(snapshot: Snapshot, driver: str = MSSQL_DRIVER) -> str:
                            database=snapshot.value("databaseConfig", "kamDatabase"))
 
 
+def odbc_driver(snapshot: Snapshot) -> str:
+    """The DSN's driver: Microsoft's, unless the app's ODBC_DRIVER (tests only) says otherwise."""
+    return snapshot.generated.get(ODBC_DRIVER_KEY, "").strip() or MSSQL_DRIVER
+
+
 @node_renderer
 def database_files(snapshot: Snapshot, node: Mapping[str, str]) -> Iterable[File]:
     # Only the replication password file holds a password (root only): the others live with
@@ -194,7 +205,7 @@ def database_files(snapshot: Snapshot, node: Mapping[str, str]) -> Iterable[File
         yield File(MYSQL_CNF, mysql_cnf(node))
         yield File(REPLICATION_PASSWORD_FILE, replication_password_file(snapshot), mode=0o600)
     else:
-        yield File(ODBC_INI, odbc_ini(snapshot))
+        yield File(ODBC_INI, odbc_ini(snapshot, odbc_driver(snapshot)))
 
 
 # -- MySQL: the cluster's resources ------------------------------------------------------------

@@ -12,12 +12,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from .. import store
 from ..catalogue import PAGES, YES
 from ..store.models import Job, Record, Setting, db
 from ..store.tx import write_operation
+from .database import ODBC_DRIVER_KEY
 from .plan import Plan, make_plan
 from .secrets import MAKERS, new_rtp_db_pass
 from .snapshot import Snapshot, take_snapshot
@@ -58,6 +60,8 @@ def gather(*, renew: bool) -> CommitInputs:
     """The inputs of a commit (``renew``: generate the new rtpDbPass updateRtpDbPass asks for;
     the preview page does not, it only says it will happen)."""
     generated = store.generated_values(MAKERS)
+    if current_app.config.get("ODBC_DRIVER"):  # tests only: see database.ODBC_DRIVER_KEY
+        generated = {**generated, ODBC_DRIVER_KEY: current_app.config["ODBC_DRIVER"]}
     staged_generated = dict(generated)
     renewed = None
     if renew and store.get_settings(MEDIA).values.get("updateRtpDbPass") == YES:

@@ -41,6 +41,7 @@ from .database import (
     is_mysql,
     mysql_script,
     mysql_user_statements,
+    odbc_driver,
     sql_literal,
 )
 from .render import Row
@@ -78,7 +79,15 @@ class ProxyDatabase(Protocol):
 
 
 def for_snapshot(snapshot: Snapshot) -> ProxyDatabase:
-    return MysqlDatabase(snapshot) if is_mysql(snapshot) else MssqlDatabase(snapshot)
+    if is_mysql(snapshot):
+        return MysqlDatabase(snapshot)
+    return MssqlDatabase(snapshot, dialect=odbc_dialect(snapshot))
+
+
+def odbc_dialect(snapshot: Snapshot) -> OdbcDialect:
+    """T-SQL's quotes, unless the tests' override (database.odbc_driver) put MariaDB's driver
+    behind the DSN."""
+    return MARIADB_ODBC if "mariadb" in odbc_driver(snapshot).lower() else TSQL
 
 
 def identifier(name: str) -> str:
