@@ -214,3 +214,17 @@ def test_a_peer_that_stalls_the_ssh_handshake_is_a_connect_failure(tmp_path):
         for conn in accepted:
             conn.close()
         server.close()
+
+
+@pytest.mark.parametrize("host", ["192.168.40.71", "192.0.2.11", "node1.example.com"])
+def test_the_suite_cannot_connect_outside_loopback_and_the_lab_range(host, monkeypatch):
+    """DESIGN §5: the addresses tests store as configuration (192.168.40.x …) are data only.
+    tests/conftest.py confines every node connection to 127.0.0.0/8 and 198.18.0.0/15."""
+    opened = []
+    monkeypatch.setattr(nodes.socket, "create_connection",
+                        lambda *args, **kwargs: opened.append(args))
+    with pytest.raises(OSError, match="outside GENWEB_ALLOWED_NETWORKS"):
+        nodes.tcp_connect(host, 22, 1.0)
+    assert not opened
+    nodes.tcp_connect("127.0.0.1", 22, 1.0)  # the loopback is allowed: the stub is reached
+    assert opened == [(("127.0.0.1", 22),)]

@@ -339,3 +339,17 @@ def test_api_index_lists_every_page(client):
     index = client.get("/api/").get_json()
     assert index["openapi"] == "/openapi/openapi.json"
     assert index["pages"] == {name: f"/api/{name}" for name in PAGES}
+
+
+def test_stored_node_addresses_are_data_the_test_app_never_contacts(app, client):
+    """The 192.168.40.x addresses of these tests are configuration only (DESIGN §5): a TESTING
+    app without NODE_ACCESS or a lab connector refuses to connect, and says so."""
+    with app.app_context():
+        store.save_settings("systemConfig", SYSTEM)
+        store.create_record("haNodes", NODE)
+        store.record_commit()
+    body = client.get("/api/status").get_json()
+    assert body["unreachable"] == ["node1"], body
+    node = body["nodes"][0]
+    assert node["host"] == "192.168.40.71" and not node["reachable"]
+    assert "not contacted" in node["message"], node

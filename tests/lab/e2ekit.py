@@ -220,6 +220,41 @@ def switch_port_up(lab: Lab, port: str) -> bool:
     return "UP" in flags
 
 
+SETTLE_TIMEOUT = 180  # s: every resource started after a first commit (a loaded 2-CPU machine)
+FAILOVER_TIMEOUT = 90  # s: the victim fenced, the IP and Kamailio on a survivor
+
+
+def settled_cluster(lab: Lab, names: Sequence[str]) -> tuple[str, str]:
+    """After a commit: every resource running, quorum with every node online.
+    Returns the node that holds the service and crm_mon's XML."""
+    def settled() -> str:
+        xml = crm_mon(lab, names)
+        return xml if xml and not not_running(xml) else ""
+
+    xml = wait(settled, SETTLE_TIMEOUT, "every resource running")
+    cluster = state(lab, names)
+    assert cluster is not None and cluster.quorate and set(cluster.online) == set(names), xml
+    assert cluster.service_node is not None, xml
+    assert holders(lab, VIP) == [cluster.service_node]
+    return cluster.service_node, xml
+
+
+def taken_over(lab: Lab, names: Sequence[str], victim: str) -> str:
+    """After the victim's stack was killed: fenced (its switch port shut), the service and the
+    floating IP on one survivor, which is returned."""
+    port = lab.node(victim).private_port
+    survivors = [name for name in names if name != victim]
+    wait(lambda: not switch_port_up(lab, port), FAILOVER_TIMEOUT, f"{victim} fenced")
+
+    def service_elsewhere() -> str | None:
+        now = state(lab, survivors)
+        return now.service_node if now and now.service_node in survivors else None
+
+    new_primary = wait(service_elsewhere, FAILOVER_TIMEOUT, "the service on a survivor")
+    assert holders(lab, VIP, survivors) == [new_primary]
+    return new_primary
+
+
 def kill_stack(lab: Lab, name: str) -> list[int]:
     """kill -9 of the node's cluster stack and engines in one go; returns the host PIDs."""
     victims = [pid for pid in lab.processes(name) if procs.comm(pid).startswith(STACK)]

@@ -47,13 +47,12 @@ from .e2ekit import (
     Sip,
     crm_mon,
     failures,
-    holders,
     kill_stack,
     location_contacts,
-    not_running,
     promoted,
-    state,
+    settled_cluster,
     switch_port_up,
+    taken_over,
     uac_records,
     wait,
 )
@@ -61,8 +60,6 @@ from .labkit import lab_name, mark_owned
 
 pytestmark = pytest.mark.lab
 
-SETTLE_TIMEOUT = 180  # s: every resource started after the commit (a loaded 2-CPU machine)
-FAILOVER_TIMEOUT = 90  # s: the IP and Kamailio on a survivor after the kill
 REGISTER_TIMEOUT = 30  # s: uac registers at Kamailio's start (its first timer run)
 ONLINE = 4  # uac.reg_dump flags: registered
 LOAD_RATE, LOAD_CALLS = 4, 100  # calls/s, calls: the load the live commit runs under (25 s)
@@ -97,16 +94,7 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
     assert job["status"] == "succeeded", "\n".join(lines)
     assert lines[-1] == "SUCCESS: Commit Complete!"
 
-    def settled() -> str:
-        xml = crm_mon(lab, names)
-        return xml if xml and not not_running(xml) else ""
-
-    xml = wait(settled, SETTLE_TIMEOUT, "every resource running")
-    cluster = state(lab, names)
-    assert cluster is not None and cluster.quorate and set(cluster.online) == set(names), xml
-    primary = cluster.service_node
-    assert primary is not None, xml
-    assert holders(lab, VIP) == [primary]
+    primary, xml = settled_cluster(lab, names)
 
     options = sip.options()
     assert options.codes() == [200], options.describe()
@@ -162,16 +150,8 @@ def test_commit_live_change_and_failover(e2e_lab: Lab, sip: Sip, tmp_path: Path)
     assert switch_port_up(lab, port)
     registers_before = len(registrar.received("REGISTER"))
     killed_at = time.time()
-    killed = kill_stack(lab, victim)
-    assert killed, f"no cluster process found on {victim}"
-    wait(lambda: not switch_port_up(lab, port), FAILOVER_TIMEOUT, f"{victim} fenced")
-
-    def service_elsewhere() -> str | None:
-        now = state(lab, survivors)
-        return now.service_node if now and now.service_node in survivors else None
-
-    new_primary = wait(service_elsewhere, FAILOVER_TIMEOUT, "the service on a survivor")
-    assert holders(lab, VIP, survivors) == [new_primary]
+    assert kill_stack(lab, victim), f"no cluster process found on {victim}"
+    new_primary = taken_over(lab, names, victim)
     history = lab.exec(new_primary, ["stonith_admin", "--history", victim]).stdout
     assert "successful" in history or "off" in history, history
 

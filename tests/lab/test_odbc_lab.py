@@ -58,12 +58,10 @@ from .e2ekit import (
     VIP,
     Genweb,
     Sip,
-    crm_mon,
-    holders,
     kill_stack,
-    not_running,
-    state,
+    settled_cluster,
     switch_port_up,
+    taken_over,
     uac_records,
     wait,
 )
@@ -74,8 +72,6 @@ pytestmark = pytest.mark.lab
 MARIADB_DRIVER = "MariaDB Unicode"  # Debian odbc-mariadb's name in /etc/odbcinst.ini
 DB_PORT = 3306
 KAM_DATABASE, RW_USER, RW_PASS = "genproxy_ext", "kamrw", "odbc-rw-pass-1"
-SETTLE_TIMEOUT = 180  # s: every resource running after the first commit
-FAILOVER_TIMEOUT = 90  # s: the IP and Kamailio on a survivor after the kill
 REGISTER_TIMEOUT = 30  # s: uac registers at Kamailio's start (its first timer run)
 ONLINE = 4  # uac.reg_dump flags: registered
 
@@ -199,15 +195,7 @@ def test_ms_sql_over_odbc_serves_and_survives_failover(odbc_lab: Lab, external_d
     assert job["status"] == "succeeded", "\n".join(lines)
     assert lines[-1] == "SUCCESS: Commit Complete!"
 
-    def settled() -> str:
-        xml = crm_mon(lab, names)
-        return xml if xml and not not_running(xml) else ""
-
-    xml = wait(settled, SETTLE_TIMEOUT, "every resource running")
-    cluster = state(lab, names)
-    assert cluster is not None and cluster.quorate and set(cluster.online) == set(names), xml
-    primary = cluster.service_node
-    assert primary is not None, xml
+    primary, xml = settled_cluster(lab, names)
     assert "db_clone" not in xml  # MS SQL: no database resource of ours on the nodes
     # the rendered DSN on every node, on the stand-in's driver (the override), no credentials
     for name in names:
@@ -255,21 +243,12 @@ def test_ms_sql_over_odbc_serves_and_survives_failover(odbc_lab: Lab, external_d
 
     # -- 3. kill -9 of the active node's stack: fenced, the service on another node --------
     victim = primary
-    port = lab.node(victim).private_port
-    survivors = [name for name in names if name != victim]
-    assert switch_port_up(lab, port)
+    assert switch_port_up(lab, lab.node(victim).private_port)
     registers_before = len(registrar.received("REGISTER"))
     killed_at, log_at_kill = time.time(), db.log_size()
     assert kill_stack(lab, victim), f"no cluster process found on {victim}"
     assert db.daemon.alive(), "the kill reached the external database"
-    wait(lambda: not switch_port_up(lab, port), FAILOVER_TIMEOUT, f"{victim} fenced")
-
-    def service_elsewhere() -> str | None:
-        now = state(lab, survivors)
-        return now.service_node if now and now.service_node in survivors else None
-
-    new_primary = wait(service_elsewhere, FAILOVER_TIMEOUT, "the service on a survivor")
-    assert holders(lab, VIP, survivors) == [new_primary]
+    new_primary = taken_over(lab, names, victim)
     # the new node's Kamailio connected to the external database as dbrwUser over ODBC
     new_ip = lab.node(new_primary).private_ip
     assert f"{RW_USER}@{new_ip}" in db.log("Connect", since=log_at_kill), \
