@@ -255,6 +255,35 @@ def taken_over(lab: Lab, names: Sequence[str], victim: str) -> str:
     return new_primary
 
 
+REGISTER_TIMEOUT = 30  # s: uac registers at Kamailio's start (its first timer run)
+ONLINE = 4  # uac.reg_dump flags: registered
+
+
+def wait_trunk_online(lab: Lab, node: str, registrar: Sipp) -> None:
+    """The outbound registration TRUNK registered by the node's Kamailio (uac.reg_dump)."""
+    uuid = TRUNK["l_uuid"]
+    wait(lambda: int(uac_records(lab, node).get(uuid, {}).get("flags", 0)) & ONLINE,
+         REGISTER_TIMEOUT, f"{uuid} registered by {node}: {registrar.describe()}")
+
+
+def assert_taken_over_by(lab: Lab, node: str, sip: Sip, registrar: Sipp, contact_port: int,
+                         registers_before: int, killed_at: float) -> None:
+    """What the new active node serves from the database after a failover: the subscriber a
+    commit added authenticates (a wrong password does not), and the outbound registration is
+    registered again with the provider's registrar."""
+    late = sip.register(user=LATE_USER, password=LATE_PASSWORD, ip=CALLER_IP,
+                        contact_port=contact_port)
+    assert late.rc == 0 and late.codes() == [401, 200], late.describe()
+    wrong = sip.register(user=LATE_USER, password="not-" + LATE_PASSWORD, ip=CALLER_IP,
+                         contact_port=contact_port)
+    assert wrong.rc != 0 and wrong.codes()[:2] == [401, 401], wrong.describe()
+    wait_trunk_online(lab, node, registrar)
+    assert len(registrar.received("REGISTER")) > registers_before, registrar.describe()
+    accepted = [item for item in registrar.messages()
+                if item.sent and item.code == 200 and item.time >= killed_at]
+    assert accepted, registrar.describe()
+
+
 def kill_stack(lab: Lab, name: str) -> list[int]:
     """kill -9 of the node's cluster stack and engines in one go; returns the host PIDs."""
     victims = [pid for pid in lab.processes(name) if procs.comm(pid).startswith(STACK)]
