@@ -41,7 +41,7 @@ from . import inputs as commit_inputs
 from .access import node_access, targets
 from .clusterstate import ClusterState
 from .media import FOREIGN_SCRIPT, REDIS_CONF, RTPENGINE_CONF
-from .proxyrows import NotSupported, for_snapshot
+from .proxyrows import for_snapshot
 from .render import File, Rendered, render
 from .snapshot import Snapshot
 from .steps import (
@@ -246,14 +246,10 @@ class CommitJob:
         first; the previous rows go into the journal."""
         database = for_snapshot(self.inputs.staged)
         run = self.run_
-        try:
-            with run.step(f"Updating the proxy database ({database.name}) on node '{primary}'"):
-                self.when_database_answers(lambda: database.prepare(
-                    run.node(primary), self.inputs.staged, self.inputs.committed))
-                database.write_rows(run.node(primary), self.rendered.db_rows)
-        except NotSupported as exc:
-            run.warning(f"The proxy database rows were NOT written: {exc}")
-            return
+        with run.step(f"Updating the proxy database ({database.name}) on node '{primary}'"):
+            self.when_database_answers(lambda: database.prepare(
+                run.node(primary), self.inputs.staged, self.inputs.committed))
+            database.write_rows(run.node(primary), self.rendered.db_rows)
         if self.previous is not None:
             old_rows = self.previous.db_rows
             run.remember(f"Putting back the proxy database rows on node '{primary}'",

@@ -59,11 +59,6 @@ PROMOTION_TIMEOUT = 150.0
 PROMOTION_POLL = 2.0
 
 
-class NotSupported(Exception):
-    """This engine cannot be written from here (the message says what to do instead). No
-    engine raises it any more; apply.py still catches it."""
-
-
 class NotPromoted(NodeError):
     """The node's database server stayed read-only: it is a replica, not the primary."""
 
