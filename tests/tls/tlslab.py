@@ -280,6 +280,7 @@ class SipsFarEnd:
             self.context.load_verify_locations(cadata=also_trusted)
         self.received: list[Received] = []
         self.failures: list[str] = []
+        self.open = 0  # connections being served (the GIL makes += on it safe enough here)
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((ip, 0))
@@ -301,6 +302,13 @@ class SipsFarEnd:
             threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
 
     def _serve(self, raw: socket.socket) -> None:
+        self.open += 1
+        try:
+            self._converse(raw)
+        finally:
+            self.open -= 1
+
+    def _converse(self, raw: socket.socket) -> None:
         raw.settimeout(15)
         try:
             peer_address = raw.getpeername()
