@@ -230,7 +230,7 @@ class CommitJob:
         staged_ids = crm_object_ids(self.inputs.staged)
         committed = self.inputs.committed
         old_ids = crm_object_ids(committed) if committed and committed.nodes else ()
-        stale = [rid for rid in old_ids if rid not in staged_ids]
+        stale = [rid for rid in (*old_ids, *RETIRED_IDS) if rid not in staged_ids]
         previous = None
         if self.previous is not None:
             added = [rid for rid in staged_ids if rid not in old_ids]
@@ -489,6 +489,9 @@ class CommitJob:
 
 
 ENGINE_LABELS = ("Kamailio", "database", "rtpengine", "redis", "cluster")
+# CIB ids an earlier genweb wrote and none renders now: deleted where a commit finds them
+# (ord_db_before_kam made Kamailio wait for the database's promotion on a failover).
+RETIRED_IDS = ("ord_db_before_kam",)
 
 
 def crm_object_ids(snapshot: Snapshot) -> tuple[str, ...]:

@@ -5,7 +5,8 @@ The cluster runs the manual's Figure 4:
 - ``ip_group``: the floating IPs (IPaddr2): ``failover_ip1`` = privateIP, ``failover_ip2`` = the
   second address that must follow the service (publicIP when the nodes sit directly on the
   public network, mappedIP when a router forwards to it);
-- ``kam_heartbeats``: Kamailio (stock ``ocf:heartbeat:kamailio``), only where the IPs are;
+- ``kam_heartbeats``: Kamailio (the stock agent behind ``ocf:amtelco:kamailio``), only where
+  the IPs are, started as soon as they are;
 - ``redis_clone`` (stock ``ocf:heartbeat:redis``): a promotable clone, the primary beside the
   IPs and a replica on every other node (media.py renders its configuration);
 - ``rtpeng_clone`` (``ocf:amtelco:rtpengine``, genweb/agents/ocf/rtpengine): promotable, the
@@ -382,7 +383,9 @@ def ip_resources(snapshot: Snapshot, fail: str) -> list[CrmObject]:
 
 
 def kamailio_resource(snapshot: Snapshot, fail: str) -> CrmObject:
-    """Kamailio with the stock agent; its listen sockets come from kamailio.cfg (proto conf_udp).
+    """Kamailio with the stock agent's parameters, through genweb/agents/ocf/kamailio (which
+    waits for the node's own MariaDB before the stock start); its listen sockets come from
+    kamailio.cfg (proto conf_udp).
 
     The agent's monitor sends OPTIONS sip:monitor@privateIP:privatePort with sipsak (a node
     package): kamailio.cfg must answer it. kamctlrc "" turns off the agent's `kamctl monitor`
@@ -396,7 +399,7 @@ def kamailio_resource(snapshot: Snapshot, fail: str) -> CrmObject:
     root) leaves it root:root 0700, and the start exits 255 at once on that node.
     """
     private_ip = snapshot.value(SYSTEM, "privateIP")
-    return primitive(KAMAILIO, "ocf:heartbeat:kamailio", {
+    return primitive(KAMAILIO, "ocf:amtelco:kamailio", {
         "conffile": KAMAILIO_CFG,
         "pidfile": "/run/kamailio/kamailio.pid",
         "listen_address": private_ip,
@@ -455,8 +458,9 @@ def media_resources(fail: str) -> list[CrmObject]:
 
 
 def service_constraints() -> list[CrmObject]:
-    """Everything follows the IPs. On a failover: the IPs, then Kamailio (after the database's
-    promotion) beside the media chain redis primary -> rtpengine promotion."""
+    """Everything follows the IPs. On a failover: the IPs, then Kamailio at once (not after the
+    database's promotion: database.py) beside the media chain redis primary -> rtpengine
+    promotion."""
     return [
         colocation("col_kam_with_ip", KAMAILIO, IP_GROUP),
         order("ord_ip_before_kam", "Mandatory", IP_GROUP, KAMAILIO),

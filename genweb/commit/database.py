@@ -8,7 +8,8 @@ multi-primary replication would add write conflicts and auto-increment clashes f
 Pacemaker runs the servers as a promotable clone (``db_clone`` of ``db_prim``, agent
 ocf:amtelco:genproxy-mysql: the stock ocf:heartbeat:mysql with GTID positioning, a data
 directory created on first start, and no password in the CIB or on a command line), the primary
-colocated with ``ip_group`` and promoted before Kamailio starts (``database_crm``). Every server
+colocated with ``ip_group`` (``database_crm``); Kamailio starts beside the IPs
+without waiting for the promotion (its writes are refused until then). Every server
 starts read-only; promotion clears read_only on the primary alone.
 
 The users (13.0) are created by statements the commit runs as root on the primary, from where
@@ -32,12 +33,10 @@ from pathlib import Path
 from ..catalogue.pages import DB_MYSQL
 from .cluster import (
     IP_GROUP,
-    KAMAILIO,
     CrmObject,
     colocation,
     on_fail,
     op,
-    order,
     primitive,
     promotable,
 )
@@ -249,9 +248,12 @@ def mysql_resource(snapshot: Snapshot) -> CrmObject:
 
 
 def database_objects(snapshot: Snapshot) -> list[CrmObject]:
-    """MySQL: the clone, its primary beside the floating IPs, promoted before Kamailio starts
-    (Kamailio writes to the local server, which must be the writable one). MS SQL: nothing
-    (the server is not ours)."""
+    """MySQL: the clone, its primary beside the floating IPs. No order before Kamailio's start:
+    on a failover the replica beside the IPs already answers Kamailio's reads, its writes are
+    refused (read_only) until the promotion a moment later, and waiting for that promotion
+    (behind the clone's notifications and the transition its CIB updates abort) cost seconds of
+    outage; Kamailio's agent waits for the local server to answer (agents/ocf/kamailio).
+    MS SQL: nothing (the server is not ours)."""
     if not is_mysql(snapshot):
         return []
     prim = mysql_resource(snapshot)
@@ -260,7 +262,6 @@ def database_objects(snapshot: Snapshot) -> list[CrmObject]:
         # notify: the stock agent points the replicas at a new primary on post-promote
         promotable(prim, DB_CLONE, notify=True),
         colocation("col_db_with_ip", f"{DB_CLONE}:Promoted", IP_GROUP),
-        order("ord_db_before_kam", "Mandatory", f"{DB_CLONE}:promote", f"{KAMAILIO}:start"),
     ]
 
 

@@ -268,7 +268,7 @@ def test_the_cib_loads_verifies_and_holds_the_service(case: str, tmp_path: Path,
     assert agent(found["failover_ip1"]) == "ocf:heartbeat:IPaddr2"
     assert attributes(found["failover_ip1"], "instance_attributes") == {
         "ip": "127.0.0.100", "cidr_netmask": "8"}
-    assert agent(found["kam_heartbeats"]) == "ocf:heartbeat:kamailio"
+    assert agent(found["kam_heartbeats"]) == "ocf:amtelco:kamailio"
     kamailio = attributes(found["kam_heartbeats"], "instance_attributes")
     assert kamailio["listen_address"] == kamailio["monitoring_ip"] == "127.0.0.100"
     assert kamailio["proto"] == "conf_udp" and kamailio["kamctlrc"] == ""
