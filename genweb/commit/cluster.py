@@ -45,6 +45,11 @@ OCF_PROVIDER_DIR = "/usr/lib/ocf/resource.d/amtelco"  # genweb/agents/ocf/* are 
 # Corosync token (ms): see the comment rendered into corosync.conf.
 TOKEN_MS = 1000
 TOKEN_COEFFICIENT_MS = 650  # corosync's default, stated here only to report the effective token
+# The administrator's own token (app setting CLUSTER_TOKEN_MS, docs/install.md), passed to
+# render as this generated value so that render stays a function of the snapshot: the whole
+# timeout whatever the number of nodes (token_coefficient 0).
+TOKEN_KEY = "clusterTokenMs"
+TOKEN_RANGE_MS = (200, 60000)
 # Pacemaker waits dc-deadtime for peers before electing a coordinator (default 20 s); Corosync
 # membership is already known when Pacemaker starts, so 2 s (the lab's value) is enough.
 DC_DEADTIME = "2s"
@@ -301,15 +306,29 @@ def _corosync_word(text: str, what: str) -> str:
     return text
 
 
+def cluster_token(snapshot: Snapshot) -> int | None:
+    """The administrator's token (ms), or None for genweb's default."""
+    text = snapshot.generated.get(TOKEN_KEY, "").strip()
+    if not text:
+        return None
+    low, high = TOKEN_RANGE_MS
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ClusterConfigError(f"CLUSTER_TOKEN_MS '{text}' is not a number of milliseconds "
+                                 f"from {low} to {high}")
+    return int(text)
+
+
 def corosync_conf(snapshot: Snapshot) -> str:
     nodes = snapshot.nodes
     two_links = bool(nodes) and all(node["publicIP"] for node in nodes)
     extra_nodes = max(len(nodes) - 2, 0)
+    chosen = cluster_token(snapshot)
     return render_template(
         "genweb.commit", "corosync.conf.j2",
         cluster_name=_corosync_word(snapshot.value(SYSTEM, "systemName"), "systemName"),
-        token=TOKEN_MS,
-        effective_token=TOKEN_MS + extra_nodes * TOKEN_COEFFICIENT_MS,
+        token=chosen or TOKEN_MS,
+        chosen_token=chosen is not None,
+        effective_token=chosen or TOKEN_MS + extra_nodes * TOKEN_COEFFICIENT_MS,
         two_links=two_links,
         two_node=len(nodes) == 2,
         nodes=[{

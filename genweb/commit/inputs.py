@@ -19,6 +19,7 @@ from .. import store
 from ..catalogue import PAGES, YES
 from ..store.models import Job, Record, Setting, db
 from ..store.tx import write_operation
+from .cluster import TOKEN_KEY
 from .database import ODBC_DRIVER_KEY
 from .plan import Plan, make_plan
 from .secrets import MAKERS, new_rtp_db_pass
@@ -62,6 +63,8 @@ def gather(*, renew: bool) -> CommitInputs:
     generated = store.generated_values(MAKERS)
     if current_app.config.get("ODBC_DRIVER"):  # tests only: see database.ODBC_DRIVER_KEY
         generated = {**generated, ODBC_DRIVER_KEY: current_app.config["ODBC_DRIVER"]}
+    if current_app.config.get("CLUSTER_TOKEN_MS"):  # the administrator's: cluster.TOKEN_KEY
+        generated = {**generated, TOKEN_KEY: str(current_app.config["CLUSTER_TOKEN_MS"])}
     staged_generated = dict(generated)
     renewed = None
     if renew and store.get_settings(MEDIA).values.get("updateRtpDbPass") == YES:

@@ -425,3 +425,22 @@ def test_a_full_restart_that_fails_after_holding_kamailio_releases_it(wired):
     actions = cluster.actions()
     release = actions.index("node1: crm resource start kam_heartbeats")
     assert "node1: crm cluster stop" in actions[release:]  # released before the stacks stop
+
+
+def test_the_administrators_cluster_token_reaches_every_node(ctx, wired):
+    """CLUSTER_TOKEN_MS (instance config.py, docs/install.md) is written into corosync.conf by
+    the next commit; a wrong value stops the commit before any node is touched."""
+    cluster = wired
+    ctx.config["CLUSTER_TOKEN_MS"] = 400
+    configure()
+    job = commit()
+    assert job.status == jobs.SUCCEEDED, lines(job.id)
+    for name in cluster.names:
+        assert "\ttoken: 400\n\ttoken_coefficient: 0\n" in cluster.files[name][
+            "/etc/corosync/corosync.conf"]
+    ctx.config["CLUSTER_TOKEN_MS"] = "fast"
+    cluster.calls.clear()
+    job = commit()
+    assert job.status == jobs.FAILED
+    assert any("CLUSTER_TOKEN_MS 'fast'" in line for line in lines(job.id))
+    assert not any(": write " in action for action in cluster.actions())

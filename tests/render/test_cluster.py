@@ -11,6 +11,7 @@ only when one nodelist address is local: node1 is 127.0.0.1 in every case).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -363,6 +364,23 @@ def test_corosync_nodelist_links_and_quorum() -> None:
     # one node without a publicIP: a single link for all, as knet needs the same links everywhere
     mixed = cluster.corosync_conf(snapshot(nodes=[node(1, public=True), node(2), node(3, public=True)]))
     assert "ring1_addr" not in mixed and "link_mode" not in mixed
+
+
+def with_token(snap: Snapshot, token: str) -> Snapshot:
+    return dataclasses.replace(snap, generated={**snap.generated, cluster.TOKEN_KEY: token})
+
+
+def test_an_administrators_token_is_the_whole_timeout(tmp_path: Path) -> None:
+    """CLUSTER_TOKEN_MS (docs/install.md): that token for any number of nodes, and Corosync
+    takes it (corosync -t); out of range, the commit stops before anything is written."""
+    snap = with_token(CASES["public_mapped_3"], "400")
+    conf = cluster.corosync_conf(snap)
+    assert "\ttoken: 400\n\ttoken_coefficient: 0\n" in conf and "token: 1000" not in conf
+    assert corosync_parses(snap, tmp_path).returncode == 0
+    assert "\ttoken_coefficient:" not in cluster.corosync_conf(CASES["public_mapped_3"])
+    for wrong in ("150", "60001", "4OO", "-400"):
+        with pytest.raises(cluster.ClusterConfigError, match="CLUSTER_TOKEN_MS"):
+            cluster.corosync_conf(with_token(CASES["public_mapped_3"], wrong))
 
 
 def test_authkey_is_the_generated_key_readable_by_root_only() -> None:
