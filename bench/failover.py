@@ -5,6 +5,7 @@ commits take? (a benchmark, run by hand, as root: it builds a 3-node lab)
     .venv/bin/python bench/failover.py                 # 5 failovers, ~8 minutes on 2 cores
     .venv/bin/python bench/failover.py --runs 7
     .venv/bin/python bench/failover.py --write-docs    # also replace '## Failover' in docs/benchmarks.md
+    .venv/bin/python bench/failover.py --token 400 --write-docs   # with CLUSTER_TOKEN_MS=400
 
 What it does, in a lab of its own (genweb/lab, 198.18.0.0/15 inside network namespaces):
 
@@ -22,16 +23,22 @@ What it does, in a lab of its own (genweb/lab, 198.18.0.0/15 inside network name
    on by genweb's UnFence, the stack started by Start System) and the cluster settles before
    the next run.
 
+``--token`` sets the web server's CLUSTER_TOKEN_MS (docs/install.md) before the first commit, and
+the report gets its own section. Every report counts the token losses Corosync logged when no
+node had been killed: a token too short for the machine shows there before it splits a cluster.
+
 Every process is started in its own session and stopped by its PID; loads are bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +67,7 @@ from tests.lab.e2ekit import (  # noqa: E402
 )
 
 SECTION = "## Failover"
+KILL_WINDOW_S = 15  # token losses this long after a kill belong to it
 CALL_RATE, REGISTER_RATE = 10, 5  # per second, during a failover run
 PROBE_SECONDS = 40  # how long the probes run at most after the kill
 SETTLE_TIMEOUT = 240
@@ -116,7 +124,16 @@ def first_ok(agent: NsSipp, method: str, killed: float, dead: float) -> float | 
     return None
 
 
-def failover(lab: Lab, web: Genweb, sip: Sip) -> tuple[float | None, float | None, str, str]:
+@dataclass
+class Run:
+    call_s: float | None
+    register_s: float | None
+    victim: str
+    took_over: str
+    killed_at: float
+
+
+def failover(lab: Lab, web: Genweb, sip: Sip) -> Run:
     names = [node.name for node in lab.nodes]
     victim = service_node(lab, names)
     calls, registers = probes(sip)
@@ -137,7 +154,29 @@ def failover(lab: Lab, web: Genweb, sip: Sip) -> tuple[float | None, float | Non
     wait(lambda: healthy(lab, names), SETTLE_TIMEOUT, "the cluster settling after a failover")
     took_over = service_node(lab, names)  # stickiness keeps it where it went
     assert took_over in survivors, (victim, took_over)
-    return call_s, register_s, victim, took_over
+    return Run(call_s, register_s, victim, took_over, killed_at)
+
+
+def token_losses(lab: Lab, since: float) -> list[float]:
+    """When Corosync on any node logged a lost token (second resolution, deduplicated)."""
+    seen: set[float] = set()
+    for node in lab.nodes:
+        log = lab.exec(node.name, ["cat", "/var/log/corosync/corosync.log"], check=False).stdout
+        for line in log.splitlines():
+            if "A processor failed, forming new configuration" not in line:
+                continue
+            stamp = " ".join(line.split()[:3])
+            when = calendar.timegm(time.strptime(f"{time.gmtime().tm_year} {stamp}",
+                                                 "%Y %b %d %H:%M:%S"))
+            if when >= since - 1:
+                seen.add(float(when))
+    return sorted(seen)
+
+
+def unprovoked(losses: list[float], runs: list[Run]) -> list[float]:
+    """The token losses with no kill in the seconds before them."""
+    return [when for when in losses
+            if not any(-2 <= when - run.killed_at <= KILL_WINDOW_S for run in runs)]
 
 
 def reboot(lab: Lab, web: Genweb, victim: str) -> None:
@@ -180,6 +219,10 @@ def summary(values: list[float | None]) -> str:
     return text + (f", {missing} run(s) without one in {PROBE_SECONDS} s" if missing else "")
 
 
+TOKEN_NOTES = """
+TOKEN_NOTES_PLACEHOLDER
+"""
+
 NOTES = """
 Where the time goes (read from the survivors' corosync and pacemaker logs):
 
@@ -200,28 +243,40 @@ primary move (docs/decisions.md).
 """
 
 
-def report(results: list[tuple[float | None, float | None, str, str]],
-           commits: dict[str, float]) -> str:
+def section(token: int | None) -> str:
+    return f"{SECTION} (CLUSTER_TOKEN_MS={token})" if token else SECTION
+
+
+def report(results: list[Run], commits: dict[str, float], token: int | None,
+           spontaneous: list[float]) -> str:
+    setting = (f"Corosync token {token} ms for the whole cluster (CLUSTER_TOKEN_MS={token}, "
+               "token_coefficient 0)" if token else
+               "genweb's default Corosync token (1000 ms + 650 ms per node beyond two: 1650 ms)")
     lines = [
-        SECTION, "",
-        f"`bench/failover.py`, {time.strftime('%Y-%m-%d')}, 2 CPUs shared with other work; a "
+        section(token), "",
+        f"`bench/failover.py{f' --token {token}' if token else ''}`, "
+        f"{time.strftime('%Y-%m-%d')}, 2 CPUs shared with other work; a "
         "3-node lab (genweb/lab), fencing on (fence_ether_snmp shutting the victim's switch "
-        f"port), {len(results)} runs. Each run: the caller places {CALL_RATE} calls/s and the "
-        f"Genesis sends {REGISTER_RATE} REGISTER/s (digest) to the floating IP; `kill -9` of "
-        "the active node's corosync, pacemaker, Kamailio, rtpengine, redis and MariaDB; "
-        "times from the kill to the first 200 after it (sipp's message traces).", "",
+        f"port), {setting}, {len(results)} runs. Each run: the caller places {CALL_RATE} "
+        f"calls/s and the Genesis sends {REGISTER_RATE} REGISTER/s (digest) to the floating IP; "
+        "`kill -9` of the active node's corosync, pacemaker, Kamailio, rtpengine, redis and "
+        "MariaDB; times from the kill to the first 200 after it (sipp's message traces).", "",
         "| measure | result |", "|---|---|",
-        f"| kill → first successful call | {summary([r[0] for r in results])} |",
-        f"| kill → first successful REGISTER | {summary([r[1] for r in results])} |",
+        f"| kill → first successful call | {summary([r.call_s for r in results])} |",
+        f"| kill → first successful REGISTER | {summary([r.register_s for r in results])} |",
         f"| first commit (empty store → running cluster) | {commits['first']:.1f} s |",
         f"| no-downtime commit (denyList) | {commits['live']:.1f} s |",
         f"| full commit on 3 nodes (no change: full rebuild) | {commits['full']:.1f} s |",
+        f"| token losses with no node killed (false alarms) | {len(spontaneous)} |",
         "", "Every run (call s / REGISTER s, victim → new primary):", "",
     ]
-    for number, (call_s, reg_s, victim, took) in enumerate(results, 1):
-        shown = [f"{v:.2f}" if v is not None else "none" for v in (call_s, reg_s)]
-        lines.append(f"- run {number}: {shown[0]} / {shown[1]}, {victim} → {took}")
-    return "\n".join(lines) + "\n" + NOTES
+    for number, run in enumerate(results, 1):
+        shown = [f"{v:.2f}" if v is not None else "none" for v in (run.call_s, run.register_s)]
+        lines.append(f"- run {number}: {shown[0]} / {shown[1]}, {run.victim} → {run.took_over}")
+    if spontaneous:
+        lines += ["", "Token losses with no node killed, at: " + ", ".join(
+            time.strftime("%H:%M:%S", time.gmtime(when)) for when in spontaneous) + " (UTC)."]
+    return "\n".join(lines) + "\n" + (TOKEN_NOTES if token else NOTES)
 
 
 def main() -> int:
@@ -229,6 +284,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--name", default="bfail", help="the lab's name")
+    parser.add_argument("--token", type=int, default=None,
+                        help="CLUSTER_TOKEN_MS for the web server (default: genweb's own token)")
     options = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/failover needs root (it builds a lab of network namespaces)")
@@ -239,7 +296,10 @@ def main() -> int:
     sip.folder.mkdir(parents=True, exist_ok=True)
     try:
         web = Genweb(lab, folder / "instance")
+        if options.token:
+            web.app.config["CLUSTER_TOKEN_MS"] = options.token
         web.configure()
+        started = time.time()
         commits = {"first": timed_commit(web)}
         names = [node.name for node in lab.nodes]
         wait(lambda: healthy(lab, names), SETTLE_TIMEOUT, "every resource running")
@@ -252,16 +312,17 @@ def main() -> int:
         results = []
         for number in range(1, options.runs + 1):
             result = failover(lab, web, sip)
-            print(f"run {number}: call {result[0]}, REGISTER {result[1]} "
-                  f"({result[2]} -> {result[3]})", flush=True)
+            print(f"run {number}: call {result.call_s}, REGISTER {result.register_s} "
+                  f"({result.victim} -> {result.took_over})", flush=True)
             results.append(result)
+        spontaneous = unprovoked(token_losses(lab, started), results)
     finally:
         sip.stop()
         lab.down(purge=True)
-    text = report(results, commits)
+    text = report(results, commits, options.token, spontaneous)
     print(text)
     if options.write_docs:
-        write_section(SECTION, text)
+        write_section(section(options.token), text)
     return 0
 
 
