@@ -219,27 +219,33 @@ def summary(values: list[float | None]) -> str:
     return text + (f", {missing} run(s) without one in {PROBE_SECONDS} s" if missing else "")
 
 
-TOKEN_NOTES = """
-TOKEN_NOTES_PLACEHOLDER
-"""
-
 NOTES = """
 Where the time goes (read from the survivors' corosync and pacemaker logs):
 
-- Corosync notices the loss and forms a new membership about 3.6 s after the kill (token
-  1000 ms, 1650 ms effective with 3 nodes, then 1980 ms of consensus), as designed;
-- fencing is requested about 1 s later (about 4 s when the victim was the DC, which must be
-  elected again first) and done in under 1 s (fence_ether_snmp shuts the switch port);
-- the floating IPs start within 1 s of the fencing, MariaDB is promoted (about 1 s), and
-  Kamailio starts (the stock agent's start polls once a second: 1-2 s). rtpengine's promotion
-  (after redis') runs beside Kamailio's start: the standby already holds every call. Ordering
-  Kamailio after that chain, as before, gave a median of 15.7 s.
+- Corosync forms a new membership about 3.6 s after the kill: the token (1000 ms, 1650 ms
+  effective with 3 nodes) then 1980 ms of consensus;
+- Pacemaker's coordinator plans the recovery about 1 s later (its controller sleeps a second
+  while the CIB updates it made for the lost node are pending; about 4 s when the victim was
+  the coordinator, which must be elected again first); fencing takes about 0.5 s
+  (fence_ether_snmp shuts the victim's switch port);
+- then at once: the floating IPs (about 0.4 s), and Kamailio, which serves calls about 0.4 s
+  after its start begins; the database's promotion runs beside it (about 1 s, through the
+  clone's notifications), and REGISTERs succeed once it is done: until then the replica refuses
+  the contact's write. rtpengine's promotion (after redis') follows: its standby already holds
+  every call.
 
-The target of the issue (median ≤ 3 s) is not met. Detection and fencing alone take about 5 s
-with Corosync's 1000 ms token, which is kept: a shorter token on busy 2-core nodes risks false
-failovers. Getting nearer needs Kamailio already running on every node (a clone bound to the
-floating addresses with net.ipv4.ip_nonlocal_bind), so that only the IPs and the database's
-primary move (docs/decisions.md).
+Kamailio used to wait for the database's promotion (8.1 s in this lab: the promotion's CIB
+updates abort the transition, which then waits for every running action) and, before that, for
+rtpengine's (15.7 s). What remains at genweb's default token is detection and Pacemaker's own
+pause; a shorter token is the administrator's choice (docs/install.md, CLUSTER_TOKEN_MS, and the
+section below).
+"""
+
+TOKEN_NOTES = """
+With this token Corosync forms the new membership about 1 s after the kill (the token, then
+1.2 x token of consensus); the rest is as in the section above (Pacemaker's pause, fencing, the
+IPs, Kamailio's start; REGISTERs after the database's promotion). The false-alarm count is why
+genweb does not ship this value: a token this short is lost whenever a node stalls that long.
 """
 
 
