@@ -33,7 +33,6 @@ Every process is started in its own session and stopped by its PID; loads are bo
 from __future__ import annotations
 
 import argparse
-import calendar
 import os
 import statistics
 import sys
@@ -165,9 +164,12 @@ def token_losses(lab: Lab, since: float) -> list[float]:
         for line in log.splitlines():
             if "A processor failed, forming new configuration" not in line:
                 continue
-            stamp = " ".join(line.split()[:3])
-            when = calendar.timegm(time.strptime(f"{time.gmtime().tm_year} {stamp}",
+            stamp = " ".join(line.split()[:3])  # corosync writes local time, no year
+            try:
+                when = time.mktime(time.strptime(f"{time.localtime().tm_year} {stamp}",
                                                  "%Y %b %d %H:%M:%S"))
+            except ValueError:
+                continue
             if when >= since - 1:
                 seen.add(float(when))
     return sorted(seen)
@@ -234,7 +236,7 @@ Where the time goes (read from the survivors' corosync and pacemaker logs):
   the contact's write. rtpengine's promotion (after redis') follows: its standby already holds
   every call.
 
-Kamailio used to wait for the database's promotion (8.1 s in this lab: the promotion's CIB
+Kamailio used to wait for the database's promotion (a median of 7.4 s here: the promotion's CIB
 updates abort the transition, which then waits for every running action) and, before that, for
 rtpengine's (15.7 s). What remains at genweb's default token is detection and Pacemaker's own
 pause; a shorter token is the administrator's choice (docs/install.md, CLUSTER_TOKEN_MS, and the

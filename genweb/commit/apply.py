@@ -147,6 +147,10 @@ class CommitJob:
         plan = self.inputs.plan
         if self.inputs.first_commit or plan.full_rebuild:
             return Effect.RESTART
+        if commit_inputs.token_changed(self.inputs):
+            self.progress.warning("CLUSTER_TOKEN_MS changed since the last commit: the cluster "
+                                  "is restarted to apply the new Corosync token")
+            return Effect.RESTART
         effect = plan.effect
         if effect is Effect.LIVE and self.kamailio_rpcs() is None:
             self.progress.warning("A change marked live has no Kamailio reload: Kamailio is "

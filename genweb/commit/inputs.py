@@ -60,18 +60,35 @@ def staged_fingerprint() -> str:
 def gather(*, renew: bool) -> CommitInputs:
     """The inputs of a commit (``renew``: generate the new rtpDbPass updateRtpDbPass asks for;
     the preview page does not, it only says it will happen)."""
+    # the store keeps the token of the last successful commit (record_success): the committed
+    # side renders with it, the staged side with the app's current CLUSTER_TOKEN_MS
     generated = store.generated_values(MAKERS)
     if current_app.config.get("ODBC_DRIVER"):  # tests only: see database.ODBC_DRIVER_KEY
         generated = {**generated, ODBC_DRIVER_KEY: current_app.config["ODBC_DRIVER"]}
-    if current_app.config.get("CLUSTER_TOKEN_MS"):  # the administrator's: cluster.TOKEN_KEY
-        generated = {**generated, TOKEN_KEY: str(current_app.config["CLUSTER_TOKEN_MS"])}
-    staged_generated = dict(generated)
+    staged_generated = {**generated, TOKEN_KEY: app_cluster_token()}
     renewed = None
     if renew and store.get_settings(MEDIA).values.get("updateRtpDbPass") == YES:
         renewed = staged_generated["rtpDbPass"] = new_rtp_db_pass()
     committed = take_snapshot(generated, committed=True) if ever_committed() else None
     return CommitInputs(make_plan(), take_snapshot(staged_generated), committed, renewed,
                         staged_fingerprint())
+
+
+def app_cluster_token() -> str:
+    """The administrator's CLUSTER_TOKEN_MS ("" when unset: genweb's own token)."""
+    return str(current_app.config.get("CLUSTER_TOKEN_MS") or "").strip()
+
+
+def token_changed(inputs: CommitInputs) -> bool:
+    """CLUSTER_TOKEN_MS differs from what the last commit wrote into corosync.conf."""
+    if inputs.committed is None:
+        return False
+    return (inputs.staged.generated.get(TOKEN_KEY, "")
+            != inputs.committed.generated.get(TOKEN_KEY, ""))
+
+
+# generated values that are settings, not secrets: never masked in what a job reports
+PUBLIC_GENERATED = (TOKEN_KEY, ODBC_DRIVER_KEY)
 
 
 def secret_values(snapshots: Iterable[Snapshot | None]) -> list[str]:
@@ -85,7 +102,8 @@ def secret_values(snapshots: Iterable[Snapshot | None]) -> list[str]:
             rows = [snapshot.settings[name]] if not page.collection else snapshot.records[name]
             for row in rows:
                 found += [row.get(key, "") for key in page.secret_keys]
-        found += list(snapshot.generated.values())
+        found += [value for name, value in snapshot.generated.items()
+                  if name not in PUBLIC_GENERATED]
     return sorted({value for value in found if value}, key=len, reverse=True)
 
 
@@ -117,6 +135,7 @@ def record_success(inputs: CommitInputs) -> bool:
         return False
     if inputs.renewed_rtp_db_pass is not None:
         store.replace_generated("rtpDbPass", inputs.renewed_rtp_db_pass)
+    store.replace_generated(TOKEN_KEY, inputs.staged.generated.get(TOKEN_KEY, ""))
     if store.get_settings(MEDIA).values.get("updateRtpDbPass") == YES:
         store.save_settings(MEDIA, {"updateRtpDbPass": "Default"})
     store.record_commit()

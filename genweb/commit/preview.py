@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..catalogue import PAGES, Effect
-from .inputs import CommitInputs, gather
+from .inputs import PUBLIC_GENERATED, CommitInputs, gather, token_changed
 from .plan import Change
 from .render import Rendered, render
 from .snapshot import Snapshot
@@ -94,7 +94,7 @@ def make_preview() -> Preview:
     """Inside an application context."""
     inputs = gather(renew=False)
     plan = inputs.plan
-    effect = Effect.RESTART if inputs.first_commit else plan.effect
+    effect = Effect.RESTART if inputs.first_commit or token_changed(inputs) else plan.effect
     summary = ("First commit: the whole high availability system is built and started (full "
                "restart)." if inputs.first_commit else plan.summary())
     notes = _notes(inputs)
@@ -127,6 +127,9 @@ def _notes(inputs: CommitInputs) -> tuple[str, ...]:
                      "Default.")
     if not inputs.staged.nodes:
         notes.append("No HA Nodes are configured: there is nothing to commit to.")
+    if token_changed(inputs):
+        notes.append("CLUSTER_TOKEN_MS changed since the last commit: the commit restarts the "
+                     "cluster with the new Corosync token (full restart).")
     return tuple(notes)
 
 
@@ -160,14 +163,17 @@ class Shown:
 
 
 def stand_in(snapshot: Snapshot) -> Snapshot:
-    """The snapshot with every non-blank secret and every generated value replaced."""
+    """The snapshot with every non-blank secret and every generated value replaced (the
+    generated values that are settings, inputs.PUBLIC_GENERATED, are shown as they are)."""
     def hide(page: str, row: Mapping[str, str]) -> dict[str, str]:
         secret = PAGES[page].secret_keys
         return {key: (STAND_IN if key in secret and value else value) for key, value in row.items()}
 
     settings = {name: hide(name, values) for name, values in snapshot.settings.items()}
     records = {name: [hide(name, row) for row in rows] for name, rows in snapshot.records.items()}
-    generated = {name: GENERATED_STAND_INS.get(name, STAND_IN) for name in snapshot.generated}
+    generated = {name: value if name in PUBLIC_GENERATED
+                 else GENERATED_STAND_INS.get(name, STAND_IN)
+                 for name, value in snapshot.generated.items()}
     return Snapshot.build(settings, records, generated)
 
 

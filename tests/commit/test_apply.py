@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 
 from genweb import jobs, store
-from genweb.commit import apply, steps
+from genweb.commit import apply, preview, steps
+from genweb.commit import inputs as commit_inputs
 from genweb.commit.inputs import gather
+from genweb.commit.plan import Effect
 from genweb.commit.render import render
 from genweb.commit.steps import CRM_SCRIPT, agent_files
 from genweb.nodes import NodeAccess, Target
@@ -429,7 +431,10 @@ def test_a_full_restart_that_fails_after_holding_kamailio_releases_it(wired):
 
 def test_the_administrators_cluster_token_reaches_every_node(ctx, wired):
     """CLUSTER_TOKEN_MS (instance config.py, docs/install.md) is written into corosync.conf by
-    the next commit; a wrong value stops the commit before any node is touched."""
+    the next commit, which restarts the cluster for it even when the staged change is live (a
+    rewritten corosync.conf under a running Corosync would leave nodes on different tokens); the
+    value is a setting, never masked; a wrong value stops the commit before any node is
+    touched."""
     cluster = wired
     ctx.config["CLUSTER_TOKEN_MS"] = 400
     configure()
@@ -438,6 +443,26 @@ def test_the_administrators_cluster_token_reaches_every_node(ctx, wired):
     for name in cluster.names:
         assert "\ttoken: 400\n\ttoken_coefficient: 0\n" in cluster.files[name][
             "/etc/corosync/corosync.conf"]
+    assert "400" not in commit_inputs.secret_values([commit_inputs.gather(renew=False).staged])
+
+    # a live change alone: no restart
+    store.save_settings("proxyConfig", {"denyList": "198.51.100.7"})
+    cluster.calls.clear()
+    assert commit().status == jobs.SUCCEEDED
+    assert not any("crm cluster stop" in action for action in cluster.actions())
+
+    # the token changes with a live change staged: the preview and the commit restart
+    ctx.config["CLUSTER_TOKEN_MS"] = 600
+    store.save_settings("proxyConfig", {"denyList": "198.51.100.8"})
+    shown = preview.make_preview()
+    assert shown.effect is Effect.RESTART and any("CLUSTER_TOKEN_MS" in n for n in shown.notes)
+    cluster.calls.clear()
+    job = commit()
+    assert job.status == jobs.SUCCEEDED, lines(job.id)
+    assert any("CLUSTER_TOKEN_MS changed" in line for line in lines(job.id))
+    assert any("crm cluster stop" in action for action in cluster.actions())
+    assert "\ttoken: 600\n" in cluster.files["node2"]["/etc/corosync/corosync.conf"]
+
     ctx.config["CLUSTER_TOKEN_MS"] = "fast"
     cluster.calls.clear()
     job = commit()

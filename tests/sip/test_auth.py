@@ -50,6 +50,21 @@ def test_register_is_challenged_then_accepted(lab: Lab, user: str, auth_user: st
     assert contacts == [[f"sip:{user}@{PHONE}:{phone.port}"]]
 
 
+def test_a_contact_missing_from_the_database_is_written_at_its_refresh(lab: Lab) -> None:
+    """usrloc db_check_update: a contact Kamailio keeps in memory but whose row is missing (its
+    write was refused while a replica waited for its promotion, docs/database.md) is inserted
+    when the phone refreshes it, instead of an UPDATE of nothing that the next failover would
+    lose."""
+    phone = Endpoint(lab.agents, "127.0.0.102", "5001", "pw-5001")
+    query = "SELECT contact FROM location WHERE username='5001' AND contact LIKE '%127.0.0.102%'"
+    assert [item.code for item in phone.register(lab.proxy).responses()] == [401, 200]
+    assert lab.proxy.sql(query) == [[f"sip:5001@127.0.0.102:{phone.port}"]]
+    lab.proxy.sql("DELETE FROM location WHERE username='5001' AND contact LIKE '%127.0.0.102%'")
+    assert lab.proxy.sql(query) == []
+    assert [item.code for item in phone.register(lab.proxy).responses()] == [401, 200]
+    assert lab.proxy.sql(query) == [[f"sip:5001@127.0.0.102:{phone.port}"]]
+
+
 @pytest.mark.parametrize("user, auth_user, password", [
     ("5001", "5001", "wrong"),
     ("5002", f"5002@{PRIV}", "pw-5002"),  # no ha1b stored for 5002
