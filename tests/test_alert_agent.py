@@ -35,6 +35,8 @@ import pytest
 from genweb.commit import alerts
 from genweb.commit.render import render
 from genweb.commit.snapshot import Snapshot
+from tests.tls.pki import Pair
+from tests.tls.tlslab import server_context
 
 AGENTS = Path(__file__).resolve().parents[1] / "genweb" / "agents"
 AGENT = AGENTS / "alert" / "genproxy_alert"
@@ -217,19 +219,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def server_tls(pki: Pki, wrong_name: bool = False, client_ca: Path | None = None,
                maximum: ssl.TLSVersion | None = None, ciphers: str = "") -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if wrong_name:
-        context.load_cert_chain(pki.wrong_name_cert, pki.wrong_name_key)
-    else:
-        context.load_cert_chain(pki.server_cert, pki.server_key)
-    if client_ca:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(client_ca)
-    if maximum:
-        context.maximum_version = maximum
-    if ciphers:
-        context.set_ciphers(ciphers)
-    return context
+    pair = (Pair(pki.wrong_name_key, pki.wrong_name_cert) if wrong_name
+            else Pair(pki.server_key, pki.server_cert))
+    return server_context(pair, client_ca=client_ca, maximum=maximum, ciphers=ciphers)
 
 
 # -- running the agent ------------------------------------------------------------------------

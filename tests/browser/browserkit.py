@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import make_server
 
 from genweb import store as gstore
 from genweb.store import db
@@ -125,3 +131,22 @@ def press_save(page) -> None:
     """Press Save and wait until the page it leads to has loaded (often the same URL)."""
     with page.expect_navigation():
         page.get_by_role("button", name="Save").click()
+
+
+@contextlib.contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """The app served on 127.0.0.1 (a free port) in a thread; yields its base URL and stops it
+    (and its database engine) afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="genweb-live", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

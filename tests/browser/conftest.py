@@ -8,7 +8,6 @@ submits the token as an operator's would.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -21,12 +20,11 @@ from browserkit import (
     USER,
     Dialogs,
     Live,
+    served,
 )
-from werkzeug.serving import make_server
 
 from genweb import create_app
 from genweb.auth import set_password
-from genweb.store import db
 
 
 @pytest.fixture(scope="session")
@@ -47,19 +45,8 @@ def live(tmp_path) -> Iterator[Live]:
     folder.mkdir()
     set_password(folder / "htpasswd", USER, PASSWORD)
     app = create_app({"WTF_CSRF_ENABLED": True}, instance=folder)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="genweb-live", daemon=True)
-    thread.start()
-    try:
-        yield Live(app, f"http://127.0.0.1:{server.server_port}", folder)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with served(app) as url:
+        yield Live(app, url, folder)
 
 
 @pytest.fixture

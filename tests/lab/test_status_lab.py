@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from genweb import create_app
 from genweb.auth import set_password
 from genweb.nodes import NodeAccess, Target
 from genweb.store import db
-from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS, served
 
 from .labkit import (
     built_lab,
@@ -132,19 +130,8 @@ def live_url(access, tmp_path) -> Iterator[str]:
     folder.mkdir()
     set_password(folder / "htpasswd", USER, PASSWORD)
     app = create_app({"NODE_ACCESS": access}, instance=folder)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with served(app) as url:
+        yield app, url
 
 
 @pytest.fixture

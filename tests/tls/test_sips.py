@@ -25,6 +25,7 @@ from tests.tls.tlslab import (
     SipsFarEnd,
     TlsPorts,
     cert_requested,
+    client_cn,
     client_context,
     pem,
     sips_options,
@@ -303,10 +304,6 @@ def test_record_route_keeps_sips_when_rr_ignore_sips_is_no(lab: Lab, ports: TlsP
     routes = [value for name, value in far.requests("INVITE")[-1].message.headers
               if name.lower() == "record-route"]
     assert routes and all(route.startswith("<sips:") for route in routes), routes
-
-
-def client_cn(received) -> str:
-    return dict(item[0] for item in received.peer_cert["subject"])["commonName"]
 
 
 def between_queries(genesis: SipsFarEnd) -> None:

@@ -25,6 +25,7 @@ from tests.tls.tlslab import (
     Received,
     SipsFarEnd,
     TlsPorts,
+    client_cn,
     client_context,
     sips_request,
     start_tls_lab,
@@ -91,10 +92,6 @@ def registered(lab: Lab, ports: TlsPorts, genesis: SipsFarEnd) -> str:
     destination = f"sip:{genesis.uri_host};transport=tls"
     wait_for(lambda: destination in lab.proxy.destinations(), what="the Genesis destination")
     return destination
-
-
-def client_cn(received: Received) -> str:
-    return dict(item[0] for item in received.peer_cert["subject"])["commonName"]
 
 
 def top_via(received: Received) -> str:

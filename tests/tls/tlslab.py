@@ -358,6 +358,11 @@ class SipsFarEnd:
         self.listener.close()
 
 
+def client_cn(received: Received) -> str:
+    """The commonName of the client certificate a request's connection presented."""
+    return dict(item[0] for item in received.peer_cert["subject"])["commonName"]
+
+
 # -- an https notification receiver --------------------------------------------------------------
 
 
