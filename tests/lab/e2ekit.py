@@ -32,7 +32,7 @@ from genweb.commit.clusterstate import RUNNING_ROLES, ClusterState, parse_crm_mo
 from genweb.lab import Lab, procs
 from genweb.lab.topology import PRIVATE_VIP, WEB_PRIVATE_IP, WEB_PUBLIC_IP
 from tests.render.kamailio_helpers import Daemon
-from tests.sip.harness import SCENARIOS, Sipp
+from tests.sip.harness import SCENARIOS, Sipp, parse_reg_dump
 
 USER, PASSWORD = "operator", "e2e-operator-pw"
 VIP = PRIVATE_VIP
@@ -187,16 +187,7 @@ def uac_records(lab: Lab, name: str) -> dict[str, dict[str, str]]:
     """``kamcmd uac.reg_dump`` on the node, by l_uuid (flags: 1 disabled, 2 ongoing, 4 online,
     8 auth sent, 16 initialised)."""
     done = lab.exec(name, ["kamcmd", "uac.reg_dump"], check=False, timeout=30)
-    records: dict[str, dict[str, str]] = {}
-    current: dict[str, str] = {}
-    for line in done.stdout.splitlines():
-        key, sep, value = line.strip().partition(": ")
-        if not sep:
-            continue
-        if key == "l_uuid":
-            current = records.setdefault(value, {})
-        current[key] = value
-    return records
+    return parse_reg_dump(done.stdout)
 
 
 def holders(lab: Lab, address: str, names: Sequence[str] | None = None) -> list[str]:

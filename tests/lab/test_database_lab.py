@@ -15,7 +15,6 @@ names): the full commit with Kamailio and SIP through the floating IP is the com
 from __future__ import annotations
 
 import os
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from genweb.commit.render import render
 from genweb.commit.snapshot import Snapshot
 from tests.render.test_cluster import GENERATED
 
+from . import e2ekit
 from .labkit import start_cluster
 
 pytestmark = pytest.mark.lab
@@ -106,14 +106,7 @@ def crm_status(lab, node: str) -> dict[tuple[str, str], set[str]]:
 
 
 def wait(what: str, check, timeout: float = WITHIN):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(1)
+    return e2ekit.wait(check, timeout, what, poll=1)
 
 
 def primary_and_replicas(lab, ask: str, nodes: set[str]):

@@ -50,6 +50,7 @@ from tests.render.media_helpers import (
     ng_command,
     rewrite,
     rtp_packet,
+    rtpengine_pid,
     run,
     sdes_key,
     wait_for,
@@ -139,12 +140,7 @@ class Node:
                               timeout=90).returncode
 
     def daemon(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        comm = Path(f"/proc/{pid}/comm")
-        return pid if comm.exists() and comm.read_text().strip() == "rtpengine" else None
+        return rtpengine_pid(self.pidfile)
 
     def sessions(self, which: str) -> list[str]:
         out = run(["rtpengine-ctl", "-config-file", str(self.config), "list", "sessions", which])

@@ -247,3 +247,13 @@ def audio_sdp(address: str, port: int, profile: str = "RTP/AVP", crypto: str = "
     if crypto:
         lines.append(f"a=crypto:{crypto}")
     return "\r\n".join(lines) + "\r\n"
+
+
+def rtpengine_pid(pidfile: Path) -> int | None:
+    """The PID in an rtpengine PID file while that process is an rtpengine, else None."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    comm = Path(f"/proc/{pid}/comm")
+    return pid if comm.exists() and comm.read_text().strip() == "rtpengine" else None

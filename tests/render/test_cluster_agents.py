@@ -23,7 +23,7 @@ import pytest
 
 from genweb.commit import cluster, media
 from genweb.commit.snapshot import Snapshot
-from tests.render.media_helpers import offer
+from tests.render.media_helpers import offer, rtpengine_pid
 
 AGENT = Path(__file__).resolve().parents[2] / "genweb" / "agents" / "ocf" / "rtpengine"
 OCF_SUCCESS, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
@@ -98,12 +98,7 @@ class Agent:
 
     def daemon(self) -> int | None:
         """The PID of the rtpengine this agent started, while it runs."""
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        comm = Path(f"/proc/{pid}/comm")
-        return pid if comm.exists() and comm.read_text().strip() == "rtpengine" else None
+        return rtpengine_pid(self.pidfile)
 
     def kill_leftover(self) -> None:
         pid = self.daemon()

@@ -738,9 +738,14 @@ def wait_flags(proxy: Proxy, uri: str, state: str, timeout: float) -> float:
 def uac_records(proxy: Proxy) -> dict[str, dict[str, str]]:
     """uac.reg_dump by l_uuid: expires, flags (1 disabled, 2 ongoing, 4 online, 8 auth sent,
     16 initialised), diff_expires (seconds to the next attempt), reg_delay ..."""
+    return parse_reg_dump(proxy.rpc("uac.reg_dump"))
+
+
+def parse_reg_dump(text: str) -> dict[str, dict[str, str]]:
+    """kamcmd's uac.reg_dump output, by l_uuid."""
     records: dict[str, dict[str, str]] = {}
     current: dict[str, str] = {}
-    for line in proxy.rpc("uac.reg_dump").splitlines():
+    for line in text.splitlines():
         key, sep, value = line.strip().partition(": ")
         if not sep:
             continue
